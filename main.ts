@@ -1,0 +1,44 @@
+import { createApp } from "./src/app.ts";
+import { ConfigError, loadConfig, readEnv } from "./src/config.ts";
+import { MigrationError } from "./src/db/migrate.ts";
+import { startServer } from "./src/server.ts";
+import { createServices, type Services } from "./src/services.ts";
+
+async function main(): Promise<void> {
+  let services: Services;
+  try {
+    const config = loadConfig(readEnv());
+    services = await createServices(config);
+  } catch (error) {
+    // Start-up problems are the operator's to fix: a clear line, no stack trace.
+    if (error instanceof ConfigError || error instanceof MigrationError) {
+      console.error(error.message);
+    } else {
+      console.error(`Gatehouse failed to start: ${error instanceof Error ? error.message : error}`);
+    }
+    Deno.exit(1);
+  }
+  const { config, log } = services;
+  const app = createApp(services);
+  const server = startServer(app, services, { port: config.PORT, hostname: config.HOSTNAME });
+  log.info("listening", {
+    url: `http://${server.hostname === "0.0.0.0" ? "localhost" : server.hostname}:${server.port}`,
+    docs: "/docs",
+    mode: config.mode,
+    database: services.db.description,
+  });
+
+  const stop = async (signal: string) => {
+    log.info("signal received", { signal });
+    // A second signal, or a wedged close, must not keep the process alive.
+    const hardStop = setTimeout(() => Deno.exit(1), config.SHUTDOWN_TIMEOUT_MS + 5_000);
+    await server.shutdown();
+    await services.close();
+    clearTimeout(hardStop);
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,163 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./context.ts";
+import { ApiError, errorBody } from "./errors.ts";
+import { requireJsonBodies } from "./middleware/json_content_type.ts";
+import { RouteMethods } from "./middleware/method_not_allowed.ts";
+import { requestContext } from "./middleware/request_context.ts";
+import { registerHealthRoutes } from "./routes/health.ts";
+import type { Services } from "./services.ts";
+import { VERSION } from "./version.ts";
+
+export type App = OpenAPIHono<AppEnv>;
+
+/** Validation failures become the contract's 422 with every issue listed. */
+function validationHook(
+  result: {
+    success: boolean;
+    error?: { issues: readonly { path: PropertyKey[]; message: string }[] };
+  },
+  c: Context<AppEnv>,
+) {
+  if (result.success || !result.error) return;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
+    message: issue.message,
+  }));
+  return c.json(
+    errorBody("validation_error", c.get("requestId"), undefined, { issues }),
+    422,
+  );
+}
+
+function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
+  for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  return c.json(
+    errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
+    error.status,
+  );
+}
+
+export function createApp(services: Services): App {
+  const { config } = services;
+  const app: App = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const routeMethods = new RouteMethods(() => app.routes);
+
+  app.use("*", requestContext(services));
+  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    cors({
+      origin: config.CORS_ORIGINS,
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "Content-Type", "X-API-Key", "X-Request-Id"],
+      exposeHeaders: [
+        "X-Request-Id",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "RateLimit-Policy",
+        "RateLimit",
+        "Retry-After",
+      ],
+      credentials: config.CORS_ORIGINS.length > 0,
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: config.BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new ApiError(
+          "payload_too_large",
+          `The request body exceeds ${config.BODY_LIMIT_BYTES} bytes.`,
+        );
+      },
+    }),
+  );
+  app.use("/v1/*", requireJsonBodies());
+
+  registerHealthRoutes(app);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT access token or gate_ API key",
+    description: "An access token from login/refresh, or an API key.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "An API key (gate_...). Never accepted in the URL.",
+  });
+
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Gatehouse API",
+      version: VERSION,
+      description:
+        "The front door for AI chatbot and agent products: auth, API keys, rate limits, user context and LLM queries.",
+      license: { name: "MIT", identifier: "MIT" },
+      contact: { name: "Gatehouse", url: "https://github.com/gatehouse" },
+    },
+    servers: [{
+      url: config.PUBLIC_URL ?? new URL(c.req.url).origin,
+      description: "This server",
+    }],
+    tags: [
+      { name: "health", description: "Liveness, readiness and component health." },
+      { name: "auth", description: "Registration, login, sessions and tokens." },
+      { name: "api-keys", description: "API keys for programs." },
+      { name: "users", description: "Users, details and LLM context." },
+      { name: "chatbots", description: "Chatbot configuration." },
+      { name: "query", description: "LLM queries and models." },
+      { name: "chat", description: "Conversations, streaming and consent." },
+      { name: "usage", description: "Usage and cost accounting." },
+      { name: "admin", description: "Administration." },
+    ],
+  }));
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));
+
+  app.notFound((c) => {
+    const allowed = routeMethods.allowedFor(c.req.path);
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return errorResponse(
+        c,
+        new ApiError("method_not_allowed", `${c.req.method} is not allowed on this path.`),
+      );
+    }
+    return errorResponse(c, new ApiError("not_found", "No such route."));
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      if (error.cause) {
+        services.log.warn("request failed", {
+          request_id: c.get("requestId"),
+          code: error.code,
+          cause: error.cause,
+        });
+      }
+      return errorResponse(c, error);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's validators throw 400 for malformed JSON bodies.
+      const code = error.status === 413 ? "payload_too_large" : "bad_request";
+      const message = code === "bad_request" ? "Malformed request: " + error.message : undefined;
+      return errorResponse(c, new ApiError(code, message));
+    }
+    services.log.error("unhandled error", { request_id: c.get("requestId"), error });
+    return errorResponse(c, new ApiError("internal_error"));
+  });
+
+  return app;
+}

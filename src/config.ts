@@ -1,0 +1,163 @@
+import { z } from "zod";
+
+/** Which of the three documented ways to run this process is in. */
+export type RunMode = "embedded" | "self-hosted" | "deploy";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
+  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL (${protocols.join(" or ")})`);
+
+const csv = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+
+const jsonText = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be valid JSON" });
+    return z.NEVER;
+  }
+});
+
+/**
+ * The environment, exactly as operators set it. Every variable the code reads is
+ * declared here (and documented in the README's configuration table).
+ */
+export const envSchema = z.object({
+  PORT: int(0, 65535).default(8000),
+  HOSTNAME: z.string().min(1).default("0.0.0.0"),
+  PUBLIC_URL: url(["http:", "https:"]).optional(),
+  DATA_DIR: z.string().min(1).default("./.data"),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  DATABASE_POOL_MAX: int(1, 100).default(10),
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  UPSTASH_REDIS_REST_URL: url(["https:", "http:"]).optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  RATE_LIMIT_BACKEND: z.enum(["memory", "redis", "upstash"]).optional(),
+  RATE_LIMIT_TIMEOUT_MS: int(50, 30_000).default(1000),
+  RATE_LIMIT_TIERS: jsonText.optional(),
+  RATE_LIMIT_IP_PER_MINUTE: int(1, 1_000_000).default(60),
+  LOGIN_FAILURES_PER_ACCOUNT: int(1, 10_000).default(10),
+  CORS_ORIGINS: csv.default([]),
+  TRUST_PROXY: bool.default(false),
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  READINESS_TIMEOUT_MS: int(50, 30_000).default(1000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  JWT_SECRET: z.string().optional(),
+  JWT_PREVIOUS_SECRETS: csv.default([]),
+  JWT_PRIVATE_KEY: z.string().optional(),
+  JWT_KEY_ID: z.string().min(1).max(64).optional(),
+  JWT_PREVIOUS_PUBLIC_KEYS: jsonText.optional(),
+  JWT_ISSUER: z.string().min(1).default("gatehouse"),
+  JWT_AUDIENCE: z.string().min(1).default("gatehouse-api"),
+  ACCESS_TOKEN_TTL_SECONDS: int(30, 900).default(900),
+  SESSION_IDLE_TTL_SECONDS: int(60, 365 * 86400).default(7 * 86400),
+  SESSION_ABSOLUTE_TTL_SECONDS: int(60, 3650 * 86400).default(30 * 86400),
+  REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
+  PASSWORD_SCRYPT_LOG_N: int(14, 22).default(17),
+  ECHO_MODELS: bool.optional(),
+  LLM_PROVIDERS: jsonText.optional(),
+  MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
+  MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
+  METRICS_TOKEN: z.string().min(16).optional(),
+  SEED_DEMO: bool.optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  mode: RunMode;
+  /** Resolved rate-limiter backend (memory only when embedded unless forced). */
+  rateLimitBackend: "memory" | "redis" | "upstash";
+}
+
+/** Thrown when the environment is unusable; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings count as unset: `FOO= deno task start` should mean "default".
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join(".") || "(environment)"}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const values = parsed.data;
+  const mode: RunMode = !values.DATABASE_URL
+    ? "embedded"
+    : values.UPSTASH_REDIS_REST_URL
+    ? "deploy"
+    : "self-hosted";
+
+  if (values.UPSTASH_REDIS_REST_URL && !values.UPSTASH_REDIS_REST_TOKEN) {
+    problems.push("UPSTASH_REDIS_REST_TOKEN: required when UPSTASH_REDIS_REST_URL is set");
+  }
+  const rateLimitBackend = values.RATE_LIMIT_BACKEND ??
+    (values.UPSTASH_REDIS_REST_URL ? "upstash" : values.REDIS_URL ? "redis" : "memory");
+  if (rateLimitBackend === "redis" && !values.REDIS_URL) {
+    problems.push("REDIS_URL: required when RATE_LIMIT_BACKEND=redis");
+  }
+  if (rateLimitBackend === "upstash" && !values.UPSTASH_REDIS_REST_URL) {
+    problems.push("UPSTASH_REDIS_REST_URL: required when RATE_LIMIT_BACKEND=upstash");
+  }
+  if (mode !== "embedded") {
+    if (!values.JWT_SECRET && !values.JWT_PRIVATE_KEY) {
+      problems.push("JWT_SECRET: required outside embedded mode (or set JWT_PRIVATE_KEY)");
+    }
+    if (!values.RATE_LIMIT_BACKEND && rateLimitBackend === "memory") {
+      problems.push(
+        "REDIS_URL: required outside embedded mode (or UPSTASH_REDIS_REST_URL, or RATE_LIMIT_BACKEND=memory for a single instance)",
+      );
+    }
+  }
+  if (values.JWT_SECRET && new TextEncoder().encode(values.JWT_SECRET).length < 32) {
+    problems.push("JWT_SECRET: must be at least 32 bytes");
+  }
+  for (const [index, secret] of values.JWT_PREVIOUS_SECRETS.entries()) {
+    if (new TextEncoder().encode(secret).length < 32) {
+      problems.push(`JWT_PREVIOUS_SECRETS: entry ${index + 1} must be at least 32 bytes`);
+    }
+  }
+  if (values.SESSION_IDLE_TTL_SECONDS > values.SESSION_ABSOLUTE_TTL_SECONDS) {
+    problems.push("SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS");
+  }
+  if (values.CORS_ORIGINS.includes("*")) {
+    problems.push("CORS_ORIGINS: list explicit origins; '*' is not allowed");
+  }
+  for (const origin of values.CORS_ORIGINS) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS: '${origin}' is not an origin like https://app.example.com`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...values, mode, rateLimitBackend };
+}
+
+/** The variables the process reads, from the real environment. */
+export function readEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) env[key] = Deno.env.get(key);
+  return env;
+}

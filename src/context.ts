@@ -1,0 +1,11 @@
+import type { Services } from "./services.ts";
+
+/** Hono environment shared by every route: services and per-request values. */
+export interface AppEnv {
+  Variables: {
+    services: Services;
+    requestId: string;
+    /** Extra fields for this request's log line (principal id, key id; never secrets). */
+    logFields: Record<string, string | number | boolean>;
+  };
+}

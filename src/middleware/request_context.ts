@@ -1,0 +1,31 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context.ts";
+import type { Services } from "../services.ts";
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/**
+ * Puts services on the context, assigns the request id (echoing a sane
+ * client-sent one), and writes one JSON log line per request. The line never
+ * holds headers, bodies or query strings: they can carry secrets.
+ */
+export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set("services", services);
+    c.set("requestId", requestId);
+    c.set("logFields", {});
+    await next();
+    c.header("X-Request-Id", requestId);
+    services.log.info("request", {
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      request_id: requestId,
+      ...c.get("logFields"),
+    });
+  };
+}

@@ -1,0 +1,105 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { pingDatabase } from "../db/ping.ts";
+import { VERSION } from "../version.ts";
+import { errorResponses, jsonResponse } from "./responses.ts";
+
+const ComponentSchema = z.object({
+  status: z.enum(["up", "down", "degraded"]).openapi({ example: "up" }),
+  latency_ms: z.number().min(0).max(3_600_000).openapi({ example: 1.2 }),
+  detail: z.string().max(200).optional().openapi({ example: "redis" }),
+}).openapi("ComponentHealth");
+
+const HealthSchema = z.object({
+  status: z.enum(["healthy", "degraded", "unhealthy"]),
+  version: z.string().max(32).openapi({ example: VERSION }),
+  uptime_s: z.number().int().min(0).max(2_147_483_647).openapi({ format: "int64", example: 42 }),
+  components: z.object({
+    database: ComponentSchema,
+  }),
+}).openapi("Health");
+
+const LivenessSchema = z.object({ status: z.literal("alive") }).openapi("Liveness");
+const ReadySchema = z.object({ status: z.literal("ready") }).openapi("Ready");
+const NotReadySchema = z.object({
+  status: z.literal("not_ready"),
+  reason: z.enum(["draining", "database_unreachable"]),
+}).openapi("NotReady");
+
+const getLiveness = createRoute({
+  method: "get",
+  path: "/health/live",
+  operationId: "getLiveness",
+  tags: ["health"],
+  summary: "Liveness: the process is serving requests",
+  description: "Touches no dependency; for process supervisors.",
+  security: [],
+  responses: {
+    200: jsonResponse(LivenessSchema, "Alive."),
+    ...errorResponses([500]),
+  },
+});
+
+const getReadiness = createRoute({
+  method: "get",
+  path: "/health/ready",
+  operationId: "getReadiness",
+  tags: ["health"],
+  summary: "Readiness: the database answers and the service is not draining",
+  security: [],
+  responses: {
+    200: jsonResponse(ReadySchema, "Ready to take traffic."),
+    503: jsonResponse(NotReadySchema, "Not ready (database unreachable or draining)."),
+    ...errorResponses([500]),
+  },
+});
+
+const getHealth = createRoute({
+  method: "get",
+  path: "/health",
+  operationId: "getHealth",
+  tags: ["health"],
+  summary: "Component health with latencies",
+  description: "503 only when the database is down; other failing components make it degraded.",
+  security: [],
+  responses: {
+    200: jsonResponse(HealthSchema, "Healthy or degraded."),
+    503: jsonResponse(HealthSchema, "Unhealthy: the database is down."),
+    ...errorResponses([500]),
+  },
+});
+
+export function registerHealthRoutes(app: App): void {
+  app.openapi(getLiveness, (c) => c.json({ status: "alive" as const }, 200));
+
+  app.openapi(getReadiness, async (c) => {
+    const { lifecycle, sql, config } = c.get("services");
+    if (lifecycle.draining) {
+      return c.json({ status: "not_ready" as const, reason: "draining" as const }, 503);
+    }
+    const db = await pingDatabase(sql, config.READINESS_TIMEOUT_MS);
+    if (db.status !== "up") {
+      return c.json({ status: "not_ready" as const, reason: "database_unreachable" as const }, 503);
+    }
+    return c.json({ status: "ready" as const }, 200);
+  });
+
+  app.openapi(getHealth, async (c) => {
+    const services = c.get("services");
+    const database = await pingDatabase(services.sql, services.config.READINESS_TIMEOUT_MS);
+    const status = database.status === "up" ? "healthy" as const : "unhealthy" as const;
+    const body = {
+      status,
+      version: VERSION,
+      uptime_s: Math.floor((Date.now() - services.startedAt) / 1000),
+      components: {
+        database: {
+          status: database.status,
+          latency_ms: database.latency_ms,
+          ...(database.error ? { detail: database.error } : {}),
+        },
+      },
+    };
+    return c.json(body, status === "unhealthy" ? 503 : 200);
+  });
+}

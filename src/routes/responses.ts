@@ -1,0 +1,110 @@
+import type { z } from "@hono/zod-openapi";
+import { type ErrorCode, ErrorSchema, errorStatus } from "../errors.ts";
+
+const intHeader = (description: string, maximum = 2_147_483_647) => ({
+  description,
+  schema: { type: "integer" as const, format: "int64", minimum: 0, maximum },
+});
+const textHeader = (description: string, example: string) => ({
+  description,
+  schema: { type: "string" as const, maxLength: 256, example },
+});
+
+/** Headers sent on every response of a rate-limited operation. */
+export const rateLimitHeaders = {
+  "X-RateLimit-Limit": intHeader("Requests allowed in the most constrained window."),
+  "X-RateLimit-Remaining": intHeader("Requests left in that window."),
+  "X-RateLimit-Reset": intHeader("Unix time (seconds) when that window resets.", 99_999_999_999),
+  "RateLimit-Policy": textHeader(
+    "IETF draft policies.",
+    '"minute";q=60;w=60, "day";q=1000;w=86400',
+  ),
+  "RateLimit": textHeader("IETF draft state of the tightest policy.", '"minute";r=12;t=33'),
+};
+
+const retryAfter = {
+  "Retry-After": {
+    description: "Seconds to wait before retrying (at least 1).",
+    schema: { type: "integer" as const, format: "int32", minimum: 1, maximum: 86400 },
+  },
+};
+
+const requestIdHeader = {
+  "X-Request-Id": textHeader("Request id, also in error bodies.", "0b9f7c1e-2f57-4b43"),
+};
+
+const descriptions: Record<number, string> = {
+  400: "Malformed JSON or unparseable parameters.",
+  401: "Missing, malformed, expired, revoked or unknown credentials.",
+  403: "Authenticated but not allowed (role, scope or disabled account).",
+  404: "Not found, or not yours.",
+  409: "Conflict with the current state.",
+  413: "Request body too large.",
+  415: "Body must be application/json.",
+  422: "Request failed validation; `detail.issues` lists the problems.",
+  429: "Rate limit exceeded; see Retry-After.",
+  500: "Unexpected error; the message is generic.",
+  503: "A dependency is unavailable.",
+};
+
+export type ErrorStatus = (typeof errorStatus)[ErrorCode];
+
+export interface ResponseOptions {
+  /** The operation is rate-limited: declare the rate-limit headers. */
+  limited?: boolean;
+}
+
+function headersFor(status: number, options: ResponseOptions) {
+  return {
+    ...requestIdHeader,
+    ...(options.limited ? rateLimitHeaders : {}),
+    ...(status === 429 ? retryAfter : {}),
+  };
+}
+
+/** The documented error responses of an operation, all with the Error body. */
+export function errorResponses<S extends ErrorStatus>(
+  statuses: S[],
+  options: ResponseOptions = {},
+) {
+  const out = {} as Record<S, {
+    description: string;
+    headers: ReturnType<typeof headersFor>;
+    content: { "application/json": { schema: typeof ErrorSchema } };
+  }>;
+  for (const status of statuses) {
+    out[status] = {
+      description: descriptions[status] ?? "Error",
+      headers: headersFor(status, options),
+      content: { "application/json": { schema: ErrorSchema } },
+    };
+  }
+  return out;
+}
+
+/** A JSON success response with the standard headers. */
+export function jsonResponse<T extends z.ZodType>(
+  schema: T,
+  description: string,
+  options: ResponseOptions = {},
+) {
+  return {
+    description,
+    headers: headersFor(200, options),
+    content: { "application/json": { schema } },
+  };
+}
+
+/** A 204 response with the standard headers. */
+export function noContentResponse(description: string, options: ResponseOptions = {}) {
+  return { description, headers: headersFor(204, options) };
+}
+
+/** A required JSON request body. */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return {
+    required: true,
+    ...(description ? { description } : {}),
+    content: { "application/json": { schema } },
+  };
+}
