@@ -97,59 +97,61 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
   const parsed = envSchema.safeParse(cleaned);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(`${issue.path.join(".") || "(environment)"}: ${issue.message}`);
-    }
-    throw new ConfigError(problems);
-  }
-  const values = parsed.data;
-  const mode: RunMode = !values.DATABASE_URL
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) =>
+      `${issue.path.join(".") || "(environment)"}: ${issue.message}`
+    );
+  // Cross-variable rules run on the raw values too, so one message names everything.
+  const raw = cleaned as Record<string, string | undefined>;
+  const mode: RunMode = !raw.DATABASE_URL
     ? "embedded"
-    : values.UPSTASH_REDIS_REST_URL
+    : raw.UPSTASH_REDIS_REST_URL
     ? "deploy"
     : "self-hosted";
-
-  if (values.UPSTASH_REDIS_REST_URL && !values.UPSTASH_REDIS_REST_TOKEN) {
+  if (raw.UPSTASH_REDIS_REST_URL && !raw.UPSTASH_REDIS_REST_TOKEN) {
     problems.push("UPSTASH_REDIS_REST_TOKEN: required when UPSTASH_REDIS_REST_URL is set");
   }
-  const rateLimitBackend = values.RATE_LIMIT_BACKEND ??
-    (values.UPSTASH_REDIS_REST_URL ? "upstash" : values.REDIS_URL ? "redis" : "memory");
-  if (rateLimitBackend === "redis" && !values.REDIS_URL) {
+  const forced = raw.RATE_LIMIT_BACKEND as Config["rateLimitBackend"] | undefined;
+  const rateLimitBackend = forced ??
+    (raw.UPSTASH_REDIS_REST_URL ? "upstash" : raw.REDIS_URL ? "redis" : "memory");
+  if (rateLimitBackend === "redis" && !raw.REDIS_URL) {
     problems.push("REDIS_URL: required when RATE_LIMIT_BACKEND=redis");
   }
-  if (rateLimitBackend === "upstash" && !values.UPSTASH_REDIS_REST_URL) {
+  if (rateLimitBackend === "upstash" && !raw.UPSTASH_REDIS_REST_URL) {
     problems.push("UPSTASH_REDIS_REST_URL: required when RATE_LIMIT_BACKEND=upstash");
   }
   if (mode !== "embedded") {
-    if (!values.JWT_SECRET && !values.JWT_PRIVATE_KEY) {
+    if (!raw.JWT_SECRET && !raw.JWT_PRIVATE_KEY) {
       problems.push("JWT_SECRET: required outside embedded mode (or set JWT_PRIVATE_KEY)");
     }
-    if (!values.RATE_LIMIT_BACKEND && rateLimitBackend === "memory") {
+    if (!forced && rateLimitBackend === "memory") {
       problems.push(
         "REDIS_URL: required outside embedded mode (or UPSTASH_REDIS_REST_URL, or RATE_LIMIT_BACKEND=memory for a single instance)",
       );
     }
   }
-  if (values.JWT_SECRET && new TextEncoder().encode(values.JWT_SECRET).length < 32) {
+  const byteLength = (text: string) => new TextEncoder().encode(text).length;
+  if (raw.JWT_SECRET && byteLength(raw.JWT_SECRET) < 32) {
     problems.push("JWT_SECRET: must be at least 32 bytes");
   }
-  for (const [index, secret] of values.JWT_PREVIOUS_SECRETS.entries()) {
-    if (new TextEncoder().encode(secret).length < 32) {
+  const previous = (raw.JWT_PREVIOUS_SECRETS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const [index, secret] of previous.entries()) {
+    if (byteLength(secret) < 32) {
       problems.push(`JWT_PREVIOUS_SECRETS: entry ${index + 1} must be at least 32 bytes`);
     }
   }
-  if (values.SESSION_IDLE_TTL_SECONDS > values.SESSION_ABSOLUTE_TTL_SECONDS) {
-    problems.push("SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS");
-  }
-  if (values.CORS_ORIGINS.includes("*")) {
-    problems.push("CORS_ORIGINS: list explicit origins; '*' is not allowed");
-  }
-  for (const origin of values.CORS_ORIGINS) {
-    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+  const origins = (raw.CORS_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin === "*") problems.push("CORS_ORIGINS: list explicit origins; '*' is not allowed");
+    else if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       problems.push(`CORS_ORIGINS: '${origin}' is not an origin like https://app.example.com`);
     }
+  }
+  if (!parsed.success) throw new ConfigError(problems);
+  const values = parsed.data;
+  if (values.SESSION_IDLE_TTL_SECONDS > values.SESSION_ABSOLUTE_TTL_SECONDS) {
+    problems.push("SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...values, mode, rateLimitBackend };

@@ -9,8 +9,7 @@ export function requireJsonBodies(): MiddlewareHandler {
     const method = c.req.method;
     if (method === "POST" || method === "PUT" || method === "PATCH") {
       const length = c.req.header("content-length");
-      const hasBody = (length !== undefined && length !== "0") ||
-        c.req.header("transfer-encoding") !== undefined;
+      const hasBody = c.req.raw.body !== null && length !== "0";
       const type = c.req.header("content-type") ?? "";
       if (hasBody && !JSON_TYPE.test(type)) {
         throw new ApiError("unsupported_media_type", "Send the body as application/json.");

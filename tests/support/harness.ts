@@ -1,0 +1,119 @@
+import postgres from "postgres";
+import { type App, createApp } from "../../src/app.ts";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
+import { createServices, type Services } from "../../src/services.ts";
+
+/** Real services in CI when set; embedded PGlite and in-memory limits otherwise. */
+export const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") || undefined;
+export const TEST_REDIS_URL = Deno.env.get("TEST_REDIS_URL") || undefined;
+
+export interface CapturedLog {
+  lines: Record<string, unknown>[];
+  text(): string;
+}
+
+export interface TestApp {
+  app: App;
+  services: Services;
+  config: Config;
+  log: CapturedLog;
+  /** In-process request, as if from `ip` (default 203.0.113.10). */
+  request(path: string, init?: RequestInit & { ip?: string }): Promise<Response>;
+  /** JSON request helper: sets Content-Type and serialises `body`. */
+  json(
+    method: string,
+    path: string,
+    body?: unknown,
+    init?: RequestInit & { ip?: string; token?: string },
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function captureLogger(): { logger: Logger; captured: CapturedLog } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
+  return {
+    logger,
+    captured: { lines, text: () => lines.map((l) => JSON.stringify(l)).join("\n") },
+  };
+}
+
+/** A fresh schema per test app keeps runs on a shared Postgres independent. */
+async function createSchema(url: string): Promise<{ schema: string; drop(): Promise<void> }> {
+  const schema = `gh_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create schema ${schema}`);
+  await admin.end();
+  return {
+    schema,
+    drop: async () => {
+      const cleanup = postgres(url, { max: 1, onnotice: () => {} });
+      await cleanup.unsafe(`drop schema if exists ${schema} cascade`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** Environment of a test app: fast password hashing, no real secrets. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    LOG_LEVEL: "debug",
+    PASSWORD_SCRYPT_LOG_N: "14",
+    PUBLIC_URL: "https://gatehouse.test",
+  };
+  if (TEST_DATABASE_URL) {
+    env.DATABASE_URL = TEST_DATABASE_URL;
+    env.DATABASE_POOL_MAX = "4";
+    env.JWT_SECRET = crypto.randomUUID() + crypto.randomUUID();
+    if (!TEST_REDIS_URL) env.RATE_LIMIT_BACKEND = "memory";
+  } else {
+    env.DATA_DIR = "memory://";
+  }
+  if (TEST_REDIS_URL) {
+    env.REDIS_URL = TEST_REDIS_URL;
+    env.RATE_LIMIT_BACKEND = "redis";
+  }
+  return { ...env, ...overrides };
+}
+
+export async function startTestApp(
+  overrides: Record<string, string> = {},
+  options: { extend?: (app: App) => void } = {},
+): Promise<TestApp> {
+  const config = loadConfig(testEnv(overrides));
+  const { logger, captured } = captureLogger();
+  const schema = config.DATABASE_URL ? await createSchema(config.DATABASE_URL) : undefined;
+  const services = await createServices(config, { log: logger, schema: schema?.schema });
+  const app = createApp(services);
+  options.extend?.(app);
+  const request = (path: string, init: RequestInit & { ip?: string } = {}) => {
+    const { ip, ...rest } = init;
+    return Promise.resolve(
+      app.request(path, rest, { remoteAddr: { hostname: ip ?? "203.0.113.10" } }),
+    );
+  };
+  return {
+    app,
+    services,
+    config,
+    log: captured,
+    request,
+    json: (method, path, body, init = {}) => {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (body !== undefined) headers.set("content-type", "application/json");
+      if (token) headers.set("authorization", `Bearer ${token}`);
+      return request(path, {
+        ...rest,
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+    close: async () => {
+      await services.close();
+      await schema?.drop();
+    },
+  };
+}
