@@ -10,7 +10,10 @@ import { ApiError, errorBody } from "./errors.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
 import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
+import { registerApiKeyRoutes } from "./routes/api_keys.ts";
+import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
@@ -83,7 +86,11 @@ export function createApp(services: Services): App {
   );
   app.use("/v1/*", requireJsonBodies());
 
+  // The API surface, one line per area.
   registerHealthRoutes(app);
+  registerWellKnownRoutes(app);
+  registerAuthRoutes(app);
+  registerApiKeyRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -58,7 +58,9 @@ export const envSchema = z.object({
   JWT_PREVIOUS_SECRETS: csv.default([]),
   JWT_PRIVATE_KEY: z.string().optional(),
   JWT_KEY_ID: z.string().min(1).max(64).optional(),
-  JWT_PREVIOUS_PUBLIC_KEYS: jsonText.optional(),
+  JWT_PREVIOUS_PUBLIC_KEYS: jsonText.pipe(
+    z.array(z.object({ kid: z.string().min(1).max(64), pem: z.string().min(1) })).max(10),
+  ).optional(),
   JWT_ISSUER: z.string().min(1).default("gatehouse"),
   JWT_AUDIENCE: z.string().min(1).default("gatehouse-api"),
   ACCESS_TOKEN_TTL_SECONDS: int(30, 900).default(900),

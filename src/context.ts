@@ -1,3 +1,4 @@
+import type { Principal } from "./auth/principal.ts";
 import type { Services } from "./services.ts";
 
 /** Hono environment shared by every route: services and per-request values. */
@@ -5,6 +6,8 @@ export interface AppEnv {
   Variables: {
     services: Services;
     requestId: string;
+    /** Set by requireAuth on authenticated routes. */
+    principal: Principal;
     /** Extra fields for this request's log line (principal id, key id; never secrets). */
     logFields: Record<string, string | number | boolean>;
   };

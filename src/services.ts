@@ -1,6 +1,10 @@
 import type { Config } from "./config.ts";
 import { connectDatabase, type Database, type Sql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
+import { Authenticator } from "./auth/authenticator.ts";
+import { createTokenService, type TokenService } from "./auth/jwt.ts";
+import { resolveJwtSettings } from "./auth/jwt_settings.ts";
+import { SessionService } from "./auth/session_service.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -11,6 +15,9 @@ export interface Services {
   sql: Sql;
   db: Database;
   lifecycle: Lifecycle;
+  tokens: TokenService;
+  authenticator: Authenticator;
+  sessions: SessionService;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -41,12 +48,19 @@ export async function createServices(
   };
   try {
     if (!options.skipMigrations) await migrate(db.sql, log);
+    const tokens = await createTokenService(await resolveJwtSettings(config));
+    const authenticator = new Authenticator(db.sql, tokens, config, log);
+    closers.push(() => authenticator.close());
+    const sessions = new SessionService(db.sql, tokens, config, authenticator);
     return {
       config,
       log,
       sql: db.sql,
       db,
       lifecycle: new Lifecycle(),
+      tokens,
+      authenticator,
+      sessions,
       startedAt: Date.now(),
       close,
     };

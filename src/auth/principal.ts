@@ -1,0 +1,49 @@
+/** Roles in increasing power. */
+export const ROLES = ["user", "moderator", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const SCOPES = [
+  "query",
+  "chat",
+  "profile:read",
+  "profile:write",
+  "chatbots:read",
+  "chatbots:write",
+  "usage:read",
+  "keys:write",
+  "admin",
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Every scope a role grants; a user's own JWT carries all of them. */
+export function scopesOfRole(role: Role): Scope[] {
+  return role === "admin" ? [...SCOPES] : SCOPES.filter((s) => s !== "admin");
+}
+
+/** A key created without `scopes` gets its owner's scopes minus the dangerous two. */
+export function defaultKeyScopes(role: Role): Scope[] {
+  return scopesOfRole(role).filter((s) => s !== "admin" && s !== "keys:write");
+}
+
+export function roleAtLeast(role: Role, minimum: Role): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(minimum);
+}
+
+/** Who is calling, resolved once per request by the auth middleware. */
+export interface Principal {
+  type: "user" | "api_key";
+  userId: string;
+  role: Role;
+  tier: string;
+  scopes: Scope[];
+  sessionId?: string;
+  apiKeyId?: string;
+  chatbotId?: string;
+  /** Per-key limit overrides (admin-set). */
+  rateLimitPerMinute?: number;
+  rateLimitPerDay?: number;
+}
+
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes(scope);
+}

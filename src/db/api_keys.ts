@@ -1,0 +1,127 @@
+import type { Role, Scope } from "../auth/principal.ts";
+import type { Db } from "./tx.ts";
+
+export interface ApiKeyRow {
+  id: string;
+  user_id: string;
+  name: string;
+  start: string;
+  scopes: Scope[];
+  chatbot_id: string | null;
+  tier: string | null;
+  rate_limit_per_minute: number | null;
+  rate_limit_per_day: number | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  created_at: Date;
+  previous_expires_at: Date | null;
+}
+
+/** A key found by its hash, with what authentication needs about its owner. */
+export interface ApiKeyCredential extends ApiKeyRow {
+  owner_role: Role;
+  owner_tier: string;
+  owner_disabled: boolean;
+  /** True when the presented secret is the rolled-away previous one. */
+  via_previous: boolean;
+}
+
+const keyColumns = (sql: Db) =>
+  sql`k.id, k.user_id, k.name, k.start, k.scopes, k.chatbot_id, k.tier,
+      k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.revoked_at,
+      k.last_used_at, k.created_at, k.previous_expires_at`;
+
+export async function insertApiKey(
+  sql: Db,
+  input: {
+    userId: string;
+    name: string;
+    keyHash: string;
+    start: string;
+    scopes: Scope[];
+    chatbotId: string | null;
+    tier: string | null;
+    perMinute: number | null;
+    perDay: number | null;
+    expiresAt: Date | null;
+  },
+): Promise<ApiKeyRow> {
+  const [row] = await sql<ApiKeyRow[]>`
+    insert into api_keys as k (user_id, name, key_hash, start, scopes, chatbot_id, tier,
+                          rate_limit_per_minute, rate_limit_per_day, expires_at)
+    values (${input.userId}, ${input.name}, ${input.keyHash}, ${input.start}, ${input.scopes},
+            ${input.chatbotId}, ${input.tier}, ${input.perMinute}, ${input.perDay}, ${input.expiresAt})
+    returning ${keyColumns(sql)}`;
+  return row!;
+}
+
+export async function findApiKeyByHash(sql: Db, keyHash: string): Promise<ApiKeyCredential | null> {
+  const [row] = await sql<ApiKeyCredential[]>`
+    select ${keyColumns(sql)}, u.role as owner_role, u.tier as owner_tier,
+           u.disabled as owner_disabled, (k.key_hash <> ${keyHash}) as via_previous
+    from api_keys k join users u on u.id = k.user_id
+    where k.key_hash = ${keyHash}
+       or (k.previous_key_hash = ${keyHash} and k.previous_expires_at > now())`;
+  return row ?? null;
+}
+
+export async function listApiKeys(
+  sql: Db,
+  userId: string,
+  page: { limit: number; offset: number },
+): Promise<{ items: ApiKeyRow[]; total: number }> {
+  const items = await sql<ApiKeyRow[]>`
+    select ${keyColumns(sql)} from api_keys k
+    where k.user_id = ${userId}
+    order by k.created_at desc, k.id limit ${page.limit} offset ${page.offset}`;
+  const [count] = await sql<{ total: number }[]>`
+    select count(*)::int as total from api_keys where user_id = ${userId}`;
+  return { items: [...items], total: count?.total ?? 0 };
+}
+
+/** Owner-scoped read: another user's key is indistinguishable from a missing one. */
+export async function findApiKey(
+  sql: Db,
+  keyId: string,
+  ownerId: string | null,
+): Promise<ApiKeyRow | null> {
+  const [row] = await sql<ApiKeyRow[]>`
+    select ${keyColumns(sql)} from api_keys k
+    where k.id = ${keyId} and (${ownerId}::uuid is null or k.user_id = ${ownerId}::uuid)`;
+  return row ?? null;
+}
+
+export async function revokeApiKey(sql: Db, keyId: string): Promise<boolean> {
+  const rows = await sql`
+    update api_keys set revoked_at = now(), previous_key_hash = null, previous_expires_at = null
+    where id = ${keyId} and revoked_at is null returning id`;
+  return rows.length > 0;
+}
+
+/** Swaps in a new secret; the old one stays valid until `previousExpiresAt` (or not at all). */
+export async function rollApiKey(
+  sql: Db,
+  input: { keyId: string; keyHash: string; start: string; previousExpiresAt: Date | null },
+): Promise<ApiKeyRow | null> {
+  const [row] = await sql<ApiKeyRow[]>`
+    update api_keys as k set
+      previous_key_hash = case when ${input.previousExpiresAt}::timestamptz is null then null else k.key_hash end,
+      previous_expires_at = ${input.previousExpiresAt},
+      key_hash = ${input.keyHash},
+      start = ${input.start}
+    where k.id = ${input.keyId} and k.revoked_at is null
+    returning ${keyColumns(sql)}`;
+  return row ?? null;
+}
+
+/** Batched from the in-process touch buffer instead of a write per request. */
+export async function touchApiKeys(sql: Db, touches: Map<string, Date>): Promise<void> {
+  if (touches.size === 0) return;
+  const ids = [...touches.keys()];
+  const times = [...touches.values()].map((d) => d.toISOString());
+  await sql`
+    update api_keys k set last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t)
+    from (select unnest(${ids}::uuid[]) as id, unnest(${times}::timestamptz[]) as t) v
+    where k.id = v.id`;
+}

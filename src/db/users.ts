@@ -1,0 +1,66 @@
+import type { Role } from "../auth/principal.ts";
+import type { Db } from "./tx.ts";
+
+export interface UserRow {
+  id: string;
+  email: string;
+  display_name: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  company: string | null;
+  job_title: string | null;
+  role: Role;
+  tier: string;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface UserWithPassword extends UserRow {
+  password_hash: string;
+}
+
+/** Emails compare case-insensitively; the original spelling is kept for display. */
+export function normalizeEmail(email: string): string {
+  return email.trim().normalize("NFC").toLowerCase();
+}
+
+const userColumns = (sql: Db) =>
+  sql`id, email, display_name, first_name, last_name, company, job_title, role, tier, disabled, created_at, updated_at`;
+
+export async function insertUser(
+  sql: Db,
+  input: { email: string; passwordHash: string; displayName?: string | null; role?: Role },
+): Promise<UserRow> {
+  const [row] = await sql<UserRow[]>`
+    insert into users (email, email_normalized, password_hash, display_name, role)
+    values (${input.email.trim()}, ${normalizeEmail(input.email)}, ${input.passwordHash},
+            ${input.displayName ?? null}, ${input.role ?? "user"})
+    returning ${userColumns(sql)}`;
+  return row!;
+}
+
+export async function findUserByEmail(sql: Db, email: string): Promise<UserWithPassword | null> {
+  const [row] = await sql<UserWithPassword[]>`
+    select ${userColumns(sql)}, password_hash from users
+    where email_normalized = ${normalizeEmail(email)}`;
+  return row ?? null;
+}
+
+export async function findUserById(sql: Db, id: string): Promise<UserRow | null> {
+  const [row] = await sql<UserRow[]>`select ${userColumns(sql)} from users where id = ${id}`;
+  return row ?? null;
+}
+
+export async function findUserWithPasswordById(
+  sql: Db,
+  id: string,
+): Promise<UserWithPassword | null> {
+  const [row] = await sql<UserWithPassword[]>`
+    select ${userColumns(sql)}, password_hash from users where id = ${id}`;
+  return row ?? null;
+}
+
+export async function updatePasswordHash(sql: Db, userId: string, hash: string): Promise<void> {
+  await sql`update users set password_hash = ${hash}, updated_at = now() where id = ${userId}`;
+}

@@ -1,0 +1,487 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import {
+  checkPasswordPolicy,
+  dummyVerify,
+  hashPassword,
+  type ScryptParams,
+  verifyPassword,
+} from "../auth/passwords.ts";
+import type { RequestMeta } from "../auth/session_service.ts";
+import { clientIp } from "../client_ip.ts";
+import type { Config } from "../config.ts";
+import type { AppEnv } from "../context.ts";
+import { recordAuditEvent } from "../db/audit.ts";
+import { listActiveSessions } from "../db/sessions.ts";
+import { isUniqueViolation } from "../db/tx.ts";
+import {
+  findUserByEmail,
+  findUserById,
+  findUserWithPasswordById,
+  insertUser,
+  updatePasswordHash,
+} from "../db/users.ts";
+import { ApiError } from "../errors.ts";
+import { anyCredential, bearerOnly, publicAccess } from "./security.ts";
+import { optionalJsonBody } from "./optional_body.ts";
+import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  pageOf,
+  PageQuery,
+  RoleSchema,
+  TierSchema,
+  Timestamp,
+  toUser,
+  UserSchema,
+  uuid,
+} from "./shared_schemas.ts";
+
+export function scryptParams(config: Config): ScryptParams {
+  return { logN: config.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 };
+}
+
+export function requestMeta(c: Context<AppEnv>): RequestMeta {
+  const { config } = c.get("services");
+  return {
+    ip: clientIp(c, config.TRUST_PROXY),
+    userAgent: c.req.header("user-agent") ?? null,
+    requestId: c.get("requestId"),
+  };
+}
+
+const Email = z.email().max(254).openapi({ example: "ada@example.com" });
+// Length rules (8..256 code points, no truncation) are checked by the password
+// policy so the message can be precise; the schema only bounds the input.
+const Password = z.string().min(1).max(1024).openapi({
+  example: "correct horse battery staple",
+  description: "8 to 256 characters; common passwords are refused.",
+});
+
+const TokenPairSchema = z.object({
+  access_token: z.string().max(4096),
+  refresh_token: z.string().max(256),
+  token_type: z.literal("Bearer"),
+  expires_in: z.number().int().min(1).max(900).openapi({ format: "int32", example: 900 }),
+}).openapi("TokenPair");
+
+const RegisterBody = z.object({
+  email: Email,
+  password: Password,
+  display_name: z.string().trim().min(1).max(100).optional().openapi({ example: "Ada" }),
+}).openapi("RegisterRequest");
+
+const RegisterResponse = TokenPairSchema.extend({ user: UserSchema }).openapi("RegisterResponse");
+
+const LoginBody = z.object({ email: Email, password: Password }).openapi("LoginRequest");
+const RefreshBody = z.object({
+  refresh_token: z.string().min(1).max(256),
+}).openapi("RefreshRequest");
+const LogoutBody = z.object({
+  all_sessions: z.boolean().optional().openapi({
+    description: "Revoke every session of the user.",
+  }),
+}).openapi("LogoutRequest");
+const ChangePasswordBody = z.object({
+  current_password: Password,
+  new_password: Password,
+}).strict().openapi("ChangePasswordRequest");
+
+const Scope = z.enum([
+  "query",
+  "chat",
+  "profile:read",
+  "profile:write",
+  "chatbots:read",
+  "chatbots:write",
+  "usage:read",
+  "keys:write",
+  "admin",
+]);
+
+const WhoamiSchema = z.object({
+  principal: z.object({
+    type: z.enum(["user", "api_key"]),
+    user_id: z.uuid().max(36),
+    role: RoleSchema,
+    tier: TierSchema,
+    scopes: z.array(Scope).max(16),
+    api_key_id: z.uuid().max(36).optional(),
+    chatbot_id: z.uuid().max(36).optional(),
+    session_id: z.uuid().max(36).optional(),
+  }),
+}).openapi("Whoami");
+
+const SessionSchema = z.object({
+  id: z.uuid().max(36),
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  expires_at: Timestamp,
+  user_agent: z.string().max(256).nullable(),
+  ip: z.string().max(64).nullable(),
+  current: z.boolean(),
+}).openapi("Session");
+
+const limited = { limited: true };
+const publicErrors = [400, 422, 429, 500, 503] as const;
+const authErrors = [401, 403, 429, 500] as const;
+
+const register = createRoute({
+  method: "post",
+  path: "/v1/auth/register",
+  operationId: "register",
+  tags: ["auth"],
+  summary: "Create an account and start a session",
+  security: publicAccess,
+  request: { body: jsonBody(RegisterBody) },
+  responses: {
+    201: jsonResponse(RegisterResponse, "Registered; a session was started.", limited),
+    ...errorResponses([...publicErrors, 409, 413, 415], limited),
+  },
+});
+
+const login = createRoute({
+  method: "post",
+  path: "/v1/auth/login",
+  operationId: "login",
+  tags: ["auth"],
+  summary: "Log in with email and password",
+  description: "Unknown email and wrong password give the same 401 body and similar timing.",
+  security: publicAccess,
+  request: { body: jsonBody(LoginBody) },
+  responses: {
+    200: jsonResponse(TokenPairSchema, "A new session's token pair.", limited),
+    ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
+  },
+});
+
+const refreshToken = createRoute({
+  method: "post",
+  path: "/v1/auth/refresh",
+  operationId: "refreshToken",
+  tags: ["auth"],
+  summary: "Rotate a refresh token",
+  description:
+    "Single use. Presenting the immediate parent of the active token within the grace window returns the active pair; any other reuse revokes the session.",
+  security: publicAccess,
+  request: { body: jsonBody(RefreshBody) },
+  responses: {
+    200: jsonResponse(TokenPairSchema, "The next token pair.", limited),
+    ...errorResponses([...publicErrors, 401, 413, 415], limited),
+  },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  operationId: "logout",
+  tags: ["auth"],
+  summary: "End this session (or all sessions)",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { body: { ...jsonBody(LogoutBody), required: false } },
+  responses: {
+    204: noContentResponse("Logged out.", limited),
+    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const changePassword = createRoute({
+  method: "post",
+  path: "/v1/auth/password",
+  operationId: "changePassword",
+  tags: ["auth"],
+  summary: "Change the password (ends every session)",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { body: jsonBody(ChangePasswordBody) },
+  responses: {
+    204: noContentResponse("Changed; every session was revoked.", limited),
+    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const getCurrentUser = createRoute({
+  method: "get",
+  path: "/v1/auth/me",
+  operationId: "getCurrentUser",
+  tags: ["auth"],
+  summary: "The caller's user",
+  security: anyCredential,
+  middleware: [requireAuth()] as const,
+  responses: {
+    200: jsonResponse(UserSchema, "The user.", limited),
+    ...errorResponses([...authErrors], limited),
+  },
+});
+
+const whoami = createRoute({
+  method: "get",
+  path: "/v1/auth/whoami",
+  operationId: "whoami",
+  tags: ["auth"],
+  summary: "The resolved principal: user or API key, role, tier and scopes",
+  security: anyCredential,
+  middleware: [requireAuth()] as const,
+  responses: {
+    200: jsonResponse(WhoamiSchema, "The principal.", limited),
+    ...errorResponses([...authErrors], limited),
+  },
+});
+
+const listSessions = createRoute({
+  method: "get",
+  path: "/v1/auth/sessions",
+  operationId: "listSessions",
+  tags: ["auth"],
+  summary: "The caller's active sessions",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(
+      pageOf(SessionSchema, "SessionPage"),
+      "Sessions, most recently used first.",
+      limited,
+    ),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const revokeSessionRoute = createRoute({
+  method: "delete",
+  path: "/v1/auth/sessions/{session_id}",
+  operationId: "revokeSession",
+  tags: ["auth"],
+  summary: "Revoke one of the caller's sessions",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { params: z.object({ session_id: uuid("session_id") }) },
+  responses: {
+    204: noContentResponse("Revoked.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+async function assertPasswordPolicy(
+  password: string,
+  context: { email?: string; displayName?: string },
+  field: string,
+) {
+  const problem = await checkPasswordPolicy(password, context);
+  if (problem) {
+    throw new ApiError("validation_error", undefined, {
+      issues: [{ path: [field], message: problem }],
+    });
+  }
+}
+
+export function registerAuthRoutes(app: App): void {
+  app.openapi(register, async (c) => {
+    const { sql, sessions, config } = c.get("services");
+    const body = c.req.valid("json");
+    await assertPasswordPolicy(
+      body.password,
+      { email: body.email, displayName: body.display_name },
+      "password",
+    );
+    const passwordHash = await hashPassword(body.password, scryptParams(config));
+    const meta = requestMeta(c);
+    try {
+      const result = await sql.begin(async (tx) => {
+        const user = await insertUser(tx, {
+          email: body.email,
+          passwordHash,
+          displayName: body.display_name ?? null,
+        });
+        const pair = await sessions.start(tx, user, meta);
+        await recordAuditEvent(tx, {
+          action: "auth.register",
+          userId: user.id,
+          actorId: user.id,
+          ip: meta.ip,
+          requestId: meta.requestId,
+        });
+        return { user, pair };
+      });
+      const { session_id: _sessionId, ...pair } = result.pair;
+      return c.json({ user: toUser(result.user), ...pair }, 201);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ApiError("conflict", "This email is already registered.");
+      }
+      throw error;
+    }
+  });
+
+  app.openapi(login, async (c) => {
+    const { sql, sessions, config } = c.get("services");
+    const { email, password } = c.req.valid("json");
+    const meta = requestMeta(c);
+    const params = scryptParams(config);
+    const user = await findUserByEmail(sql, email);
+    // Unknown emails pay for a full hash too, so timing does not reveal accounts.
+    const verdict = user
+      ? await verifyPassword(password, user.password_hash, params)
+      : await dummyVerify(password, params);
+    if (!user || !verdict.ok) {
+      await recordAuditEvent(sql, {
+        action: "auth.login_failed",
+        userId: user?.id ?? null,
+        ip: meta.ip,
+        requestId: meta.requestId,
+      });
+      throw new ApiError("unauthorized", "Invalid email or password.");
+    }
+    if (user.disabled) throw new ApiError("forbidden", "This account is disabled.");
+    const newHash = verdict.needsRehash ? await hashPassword(password, params) : null;
+    const pair = await sql.begin(async (tx) => {
+      if (newHash) await updatePasswordHash(tx, user.id, newHash);
+      const started = await sessions.start(tx, user, meta);
+      await recordAuditEvent(tx, {
+        action: "auth.login",
+        userId: user.id,
+        actorId: user.id,
+        ip: meta.ip,
+        requestId: meta.requestId,
+        detail: { session_id: started.session_id, ...(newHash ? { rehashed: true } : {}) },
+      });
+      return started;
+    });
+    const { session_id: _sessionId, ...body } = pair;
+    return c.json(body, 200);
+  });
+
+  app.openapi(refreshToken, async (c) => {
+    const { sessions } = c.get("services");
+    const pair = await sessions.refresh(c.req.valid("json").refresh_token, requestMeta(c));
+    return c.json(pair, 200);
+  });
+
+  app.openapi(logout, async (c) => {
+    const { sql, sessions } = c.get("services");
+    const principal = c.get("principal");
+    // The body is optional: an empty POST logs out this session.
+    const allSessions = (await optionalJsonBody(c, LogoutBody))?.all_sessions ?? false;
+    const meta = requestMeta(c);
+    if (allSessions) {
+      await sql.begin(async (tx) => {
+        await sessions.revokeAllOfUser(tx, principal.userId, "logout_all");
+        await recordAuditEvent(tx, {
+          action: "auth.logout_all",
+          userId: principal.userId,
+          actorId: principal.userId,
+          ip: meta.ip,
+          requestId: meta.requestId,
+        });
+      });
+    } else {
+      await sessions.revoke(principal.sessionId!, "logout");
+      await recordAuditEvent(sql, {
+        action: "auth.logout",
+        userId: principal.userId,
+        actorId: principal.userId,
+        ip: meta.ip,
+        requestId: meta.requestId,
+        detail: { session_id: principal.sessionId },
+      });
+    }
+    return c.body(null, 204);
+  });
+
+  app.openapi(changePassword, async (c) => {
+    const { sql, sessions, config } = c.get("services");
+    const principal = c.get("principal");
+    const body = c.req.valid("json");
+    const user = await findUserWithPasswordById(sql, principal.userId);
+    if (!user) throw new ApiError("unauthorized");
+    const params = scryptParams(config);
+    const verdict = await verifyPassword(body.current_password, user.password_hash, params);
+    if (!verdict.ok) {
+      throw new ApiError("validation_error", undefined, {
+        issues: [{ path: ["current_password"], message: "Current password is incorrect" }],
+      });
+    }
+    await assertPasswordPolicy(
+      body.new_password,
+      { email: user.email, displayName: user.display_name ?? undefined },
+      "new_password",
+    );
+    const hash = await hashPassword(body.new_password, params);
+    const meta = requestMeta(c);
+    await sql.begin(async (tx) => {
+      await updatePasswordHash(tx, user.id, hash);
+      await sessions.revokeAllOfUser(tx, user.id, "password_change");
+      await recordAuditEvent(tx, {
+        action: "auth.password_change",
+        userId: user.id,
+        actorId: user.id,
+        ip: meta.ip,
+        requestId: meta.requestId,
+      });
+    });
+    return c.body(null, 204);
+  });
+
+  app.openapi(getCurrentUser, async (c) => {
+    const { sql } = c.get("services");
+    const user = await findUserById(sql, c.get("principal").userId);
+    if (!user) throw new ApiError("unauthorized");
+    return c.json(toUser(user), 200);
+  });
+
+  app.openapi(whoami, (c) => {
+    const p = c.get("principal");
+    return c.json({
+      principal: {
+        type: p.type,
+        user_id: p.userId,
+        role: p.role,
+        tier: p.tier,
+        scopes: p.scopes,
+        ...(p.apiKeyId ? { api_key_id: p.apiKeyId } : {}),
+        ...(p.chatbotId ? { chatbot_id: p.chatbotId } : {}),
+        ...(p.sessionId ? { session_id: p.sessionId } : {}),
+      },
+    }, 200);
+  });
+
+  app.openapi(listSessions, async (c) => {
+    const { sql, config } = c.get("services");
+    const principal = c.get("principal");
+    const page = c.req.valid("query");
+    const { items, total } = await listActiveSessions(
+      sql,
+      principal.userId,
+      config.SESSION_IDLE_TTL_SECONDS,
+      page,
+    );
+    return c.json({
+      items: items.map((s) => ({
+        id: s.id,
+        created_at: s.created_at.toISOString(),
+        last_used_at: s.last_used_at.toISOString(),
+        expires_at: s.expires_at.toISOString(),
+        user_agent: s.user_agent,
+        ip: s.ip,
+        current: s.id === principal.sessionId,
+      })),
+      limit: page.limit,
+      offset: page.offset,
+      total,
+    }, 200);
+  });
+
+  app.openapi(revokeSessionRoute, async (c) => {
+    const { sessions } = c.get("services");
+    const principal = c.get("principal");
+    const revoked = await sessions.revoke(
+      c.req.valid("param").session_id,
+      "revoked_by_user",
+      principal.userId,
+    );
+    if (!revoked) throw new ApiError("not_found", "No such session.");
+    return c.body(null, 204);
+  });
+}

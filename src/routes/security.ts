@@ -1,0 +1,9 @@
+/** OpenAPI security requirements, named once. */
+type Requirement = Record<string, string[]>[];
+
+/** Session-only operations: an access JWT. */
+export const bearerOnly: Requirement = [{ bearerAuth: [] }];
+/** An access JWT or an API key, as Bearer or X-API-Key. */
+export const anyCredential: Requirement = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
+/** Explicitly public. */
+export const publicAccess: Requirement = [];
