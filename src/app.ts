@@ -12,6 +12,7 @@ import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
+import { registerAuthHealthRoutes } from "./routes/auth_health.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
@@ -89,6 +90,7 @@ export function createApp(services: Services): App {
   // The API surface, one line per area.
   registerHealthRoutes(app);
   registerWellKnownRoutes(app);
+  registerAuthHealthRoutes(app);
   registerAuthRoutes(app);
   registerApiKeyRoutes(app);
 

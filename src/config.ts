@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { llmProvidersSchema } from "./llm/models.ts";
+import { parseRateLimitTiers } from "./ratelimit/tiers.ts";
 
 /** Which of the three documented ways to run this process is in. */
 export type RunMode = "embedded" | "self-hosted" | "deploy";
@@ -45,7 +47,14 @@ export const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   RATE_LIMIT_BACKEND: z.enum(["memory", "redis", "upstash"]).optional(),
   RATE_LIMIT_TIMEOUT_MS: int(50, 30_000).default(1000),
-  RATE_LIMIT_TIERS: jsonText.optional(),
+  RATE_LIMIT_TIERS: z.string().transform((text, ctx) => {
+    try {
+      return parseRateLimitTiers(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  }).optional(),
   RATE_LIMIT_IP_PER_MINUTE: int(1, 1_000_000).default(60),
   LOGIN_FAILURES_PER_ACCOUNT: int(1, 10_000).default(10),
   CORS_ORIGINS: csv.default([]),
@@ -69,7 +78,7 @@ export const envSchema = z.object({
   REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
   PASSWORD_SCRYPT_LOG_N: int(14, 22).default(17),
   ECHO_MODELS: bool.optional(),
-  LLM_PROVIDERS: jsonText.optional(),
+  LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
   METRICS_TOKEN: z.string().min(16).optional(),
@@ -80,6 +89,10 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config extends Env {
   mode: RunMode;
+  /** RATE_LIMIT_TIERS merged over the default tiers. */
+  rateLimitTiers: ReturnType<typeof parseRateLimitTiers>;
+  /** Echo models on: no other provider, or ECHO_MODELS=true. */
+  echoModels: boolean;
   /** Resolved rate-limiter backend (memory only when embedded unless forced). */
   rateLimitBackend: "memory" | "redis" | "upstash";
 }
@@ -156,7 +169,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     problems.push("SESSION_IDLE_TTL_SECONDS: must not exceed SESSION_ABSOLUTE_TTL_SECONDS");
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...values, mode, rateLimitBackend };
+  const providers = values.LLM_PROVIDERS ?? [];
+  return {
+    ...values,
+    mode,
+    rateLimitBackend,
+    rateLimitTiers: values.RATE_LIMIT_TIERS ?? parseRateLimitTiers(undefined),
+    echoModels: providers.length === 0 || values.ECHO_MODELS === true,
+  };
 }
 
 /** The variables the process reads, from the real environment. */

@@ -6,6 +6,9 @@ import { createTokenService, type TokenService } from "./auth/jwt.ts";
 import { resolveJwtSettings } from "./auth/jwt_settings.ts";
 import { SessionService } from "./auth/session_service.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { LlmRouter, ModelRegistry } from "./llm/mod.ts";
+import { createRateLimiterStore } from "./ratelimit/limiter.ts";
+import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 /** The typed bag of long-lived services, built once per process. */
@@ -18,6 +21,9 @@ export interface Services {
   tokens: TokenService;
   authenticator: Authenticator;
   sessions: SessionService;
+  limits: RateLimitPolicies;
+  models: ModelRegistry;
+  llm: LlmRouter;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -52,6 +58,23 @@ export async function createServices(
     const authenticator = new Authenticator(db.sql, tokens, config, log);
     closers.push(() => authenticator.close());
     const sessions = new SessionService(db.sql, tokens, config, authenticator);
+    const limits = new RateLimitPolicies(
+      await createLimiterStore(config, log),
+      config.rateLimitTiers,
+      {
+        ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
+        loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+      },
+      log,
+    );
+    closers.push(() => limits.store.close());
+    const models = ModelRegistry.fromSettings({
+      providers: config.LLM_PROVIDERS ?? [],
+      echoModels: config.echoModels,
+    });
+    if (config.echoModels) {
+      log.info("echo models enabled: a deterministic development provider, not a real LLM");
+    }
     return {
       config,
       log,
@@ -61,11 +84,36 @@ export async function createServices(
       tokens,
       authenticator,
       sessions,
+      limits,
+      models,
+      llm: new LlmRouter(models),
       startedAt: Date.now(),
       close,
     };
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+function createLimiterStore(config: Config, log: Logger) {
+  const settings = {
+    timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,
+    prefix: "gatehouse:rl",
+    onBackendError: (error: unknown) => log.debug("rate limiter backend error", { error }),
+    onPendingError: (error: unknown) => log.debug("rate limiter background error", { error }),
+  };
+  switch (config.rateLimitBackend) {
+    case "redis":
+      return createRateLimiterStore({ kind: "redis", url: config.REDIS_URL! }, settings);
+    case "upstash":
+      return createRateLimiterStore({
+        kind: "upstash",
+        url: config.UPSTASH_REDIS_REST_URL!,
+        token: config.UPSTASH_REDIS_REST_TOKEN!,
+      }, settings);
+    default:
+      log.info("rate limits are kept in memory: they apply per process, not across instances");
+      return createRateLimiterStore({ kind: "memory" }, settings);
   }
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { enforceDecision } from "../ratelimit/enforce.ts";
 import { type Principal, type Role, roleAtLeast, type Scope } from "./principal.ts";
 
 export interface AuthRequirement {
@@ -24,6 +25,8 @@ export function requireAuth(requirement: AuthRequirement = {}): MiddlewareHandle
     const fields = c.get("logFields");
     fields.principal_id = principal.userId;
     if (principal.apiKeyId) fields.api_key_id = principal.apiKeyId;
+    // Every authenticated call counts, even one its scopes then refuse.
+    enforceDecision(c, await c.get("services").limits.principal(principal), false);
     authorize(principal, requirement);
     await next();
   };

@@ -186,3 +186,9 @@ export async function touchSessions(sql: Db, touches: Map<string, Date>): Promis
     from (select unnest(${ids}::uuid[]) as id, unnest(${times}::timestamptz[]) as t) v
     where s.id = v.id`;
 }
+
+/** Whether the user has started a session from `ip` before: their own network. */
+export async function hasLoggedInFrom(sql: Db, userId: string, ip: string): Promise<boolean> {
+  const rows = await sql`select 1 from sessions where user_id = ${userId} and ip = ${ip} limit 1`;
+  return rows.length > 0;
+}

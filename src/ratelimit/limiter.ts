@@ -113,6 +113,20 @@ class UpstashRatelimitStore implements RateLimiterStore {
     };
   }
 
+  async peek(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome> {
+    const limiter = this.#limiterFor(policy, window);
+    try {
+      const { remaining, reset } = await withDeadline(
+        limiter.getRemaining(identifier),
+        this.#settings.timeoutMs,
+      );
+      return { window, success: remaining > 0, remaining, reset, timedOut: false };
+    } catch (error) {
+      report(this.#settings.onBackendError, error);
+      return failOpenOutcome(window);
+    }
+  }
+
   async health(): Promise<BackendHealth> {
     const started = performance.now();
     try {

@@ -65,6 +65,28 @@ export class MemoryRateLimiterStore implements RateLimiterStore {
     }
   }
 
+  peek(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome> {
+    assertValidWindow(window);
+    const now = this.#now();
+    const size = window.windowSeconds * 1000;
+    const index = Math.floor(now / size);
+    const counter = this.#counters.get(`${policy}\u0000${window.windowSeconds}\u0000${identifier}`);
+    let used = 0;
+    if (counter && counter.window >= index - 1) {
+      const current = counter.window === index ? counter.current : 0;
+      const previous = counter.window === index ? counter.previous : counter.current;
+      used = current + Math.floor((1 - (now % size) / size) * previous);
+    }
+    const remaining = Math.max(0, window.limit - used);
+    return Promise.resolve({
+      window,
+      success: remaining > 0,
+      remaining,
+      reset: (index + 1) * size,
+      timedOut: false,
+    });
+  }
+
   health(): Promise<BackendHealth> {
     return Promise.resolve({ status: "up", latency_ms: 0, backend: "memory" });
   }

@@ -38,6 +38,11 @@ export interface RateLimiterStore {
   readonly kind: "memory" | "redis" | "upstash";
   /** consume 1 token for `identifier` in `window`, namespaced by `policy` (e.g. "tier:free", "ip", "login-account") */
   limit(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome>;
+  /**
+   * Reads the window without consuming: `success` is false when it is exhausted. Used to
+   * refuse a login before checking a password once failures ran out.
+   */
+  peek(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome>;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { clientIp } from "../client_ip.ts";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "../context.ts";
 import { recordAuditEvent } from "../db/audit.ts";
-import { listActiveSessions } from "../db/sessions.ts";
+import { hasLoggedInFrom, listActiveSessions } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
 import {
   findUserByEmail,
@@ -24,6 +24,7 @@ import {
   updatePasswordHash,
 } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
+import { enforceDecision } from "../ratelimit/enforce.ts";
 import { anyCredential, bearerOnly, publicAccess } from "./security.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
@@ -277,6 +278,12 @@ async function assertPasswordPolicy(
   }
 }
 
+/** register, login and refresh share a per-IP budget; a down limiter refuses them. */
+async function limitClientIp(c: Context<AppEnv>): Promise<void> {
+  const { limits, config } = c.get("services");
+  enforceDecision(c, await limits.clientIp(clientIp(c, config.TRUST_PROXY)), true);
+}
+
 export function registerAuthRoutes(app: App): void {
   app.openapi(register, async (c) => {
     const { sql, sessions, config } = c.get("services");
@@ -316,16 +323,21 @@ export function registerAuthRoutes(app: App): void {
   });
 
   app.openapi(login, async (c) => {
-    const { sql, sessions, config } = c.get("services");
+    const { sql, sessions, config, limits } = c.get("services");
+    await limitClientIp(c);
     const { email, password } = c.req.valid("json");
     const meta = requestMeta(c);
     const params = scryptParams(config);
     const user = await findUserByEmail(sql, email);
+    const knownNetwork = user ? await hasLoggedInFrom(sql, user.id, meta.ip) : false;
+    const refusal = await limits.loginAllowed(email, meta.ip, knownNetwork);
+    if (refusal) enforceDecision(c, refusal, true);
     // Unknown emails pay for a full hash too, so timing does not reveal accounts.
     const verdict = user
       ? await verifyPassword(password, user.password_hash, params)
       : await dummyVerify(password, params);
     if (!user || !verdict.ok) {
+      await limits.recordLoginFailure(email, meta.ip);
       await recordAuditEvent(sql, {
         action: "auth.login_failed",
         userId: user?.id ?? null,
@@ -355,6 +367,7 @@ export function registerAuthRoutes(app: App): void {
 
   app.openapi(refreshToken, async (c) => {
     const { sessions } = c.get("services");
+    await limitClientIp(c);
     const pair = await sessions.refresh(c.req.valid("json").refresh_token, requestMeta(c));
     return c.json(pair, 200);
   });

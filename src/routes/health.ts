@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app.ts";
 import { pingDatabase } from "../db/ping.ts";
+import { databaseHealth, llmHealth, rateLimiterHealth } from "../health_probes.ts";
 import { VERSION } from "../version.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 
@@ -16,6 +17,8 @@ const HealthSchema = z.object({
   uptime_s: z.number().int().min(0).max(2_147_483_647).openapi({ format: "int64", example: 42 }),
   components: z.object({
     database: ComponentSchema,
+    rate_limiter: ComponentSchema,
+    llm_providers: ComponentSchema,
   }),
 }).openapi("Health");
 
@@ -86,19 +89,21 @@ export function registerHealthRoutes(app: App): void {
 
   app.openapi(getHealth, async (c) => {
     const services = c.get("services");
-    const database = await pingDatabase(services.sql, services.config.READINESS_TIMEOUT_MS);
-    const status = database.status === "up" ? "healthy" as const : "unhealthy" as const;
+    const [database, rateLimiter] = await Promise.all([
+      databaseHealth(services),
+      rateLimiterHealth(services),
+    ]);
+    const llm = llmHealth(services);
+    const status = database.status !== "up"
+      ? "unhealthy" as const
+      : rateLimiter.status !== "up" || llm.status !== "up"
+      ? "degraded" as const
+      : "healthy" as const;
     const body = {
       status,
       version: VERSION,
       uptime_s: Math.floor((Date.now() - services.startedAt) / 1000),
-      components: {
-        database: {
-          status: database.status,
-          latency_ms: database.latency_ms,
-          ...(database.error ? { detail: database.error } : {}),
-        },
-      },
+      components: { database, rate_limiter: rateLimiter, llm_providers: llm },
     };
     return c.json(body, status === "unhealthy" ? 503 : 200);
   });

@@ -1,0 +1,328 @@
+/**
+ * Query router: picks models per mode, runs them with per-model deadlines,
+ * falls back on failure, fans out in quality mode and feeds health back into
+ * the registry.
+ *
+ * Modes (unavailable models — open circuit breaker — are skipped everywhere):
+ * - speed:    one answer; models with no latency sample yet are tried first in
+ *             rank order (so every model gets measured once), then by ascending
+ *             EWMA latency; falls back along that order on failure.
+ * - balanced: one answer; rank order; falls back down the ranking on failure.
+ * - quality:  the top-ranked `maxModels` models in parallel, no fallback.
+ *
+ * Both APIs share one code path: every upstream call is streamed, so a caller
+ * abort still yields the partial text ("incomplete") for storage. `runQuery`
+ * simply drains `streamQuery`.
+ *
+ * Health accounting: success → latency sample; error/timeout → failure;
+ * caller aborts are nobody's fault and are not recorded.
+ */
+import { withDeadline } from "./abort.ts";
+import { AsyncQueue } from "./async_queue.ts";
+import {
+  AllModelsFailedError,
+  InvalidQueryError,
+  ProviderError,
+  UnknownModelError,
+} from "./errors.ts";
+import { byRank, costUsd, type ModelInfo, type ModelRegistry } from "./models.ts";
+import type { TokenUsage } from "./provider.ts";
+import {
+  type Answer,
+  DEFAULT_QUALITY_MODELS,
+  MAX_QUALITY_MODELS,
+  QUERY_MODES,
+  type QueryEvent,
+  type QueryOptions,
+  type QueryResult,
+  type QueryStream,
+} from "./query_types.ts";
+import { estimatePromptTokens, estimateTokens } from "./tokens.ts";
+
+export interface RouterOptions {
+  /** Monotonic ms clock for latency; injectable for tests. Default performance.now. */
+  now?: () => number;
+}
+
+/** Models to try: each lane runs concurrently and walks its models in order until one answers. */
+type Plan = ModelInfo[][];
+
+export class LlmRouter {
+  readonly #now: () => number;
+
+  constructor(readonly registry: ModelRegistry, opts: RouterOptions = {}) {
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /**
+   * Runs a query to completion. Rejects with UnknownModelError / InvalidQueryError
+   * (bad request) or AllModelsFailedError (nothing answered and not aborted).
+   * On abort it resolves with `aborted: true` and the partial answers.
+   */
+  async runQuery(opts: QueryOptions): Promise<QueryResult> {
+    const stream = this.streamQuery(opts);
+    for await (const _event of stream) {
+      // Drained for its side effects; the result carries everything.
+    }
+    const result = await stream.result;
+    if (result.selected === null && !result.aborted) throw new AllModelsFailedError(result.answers);
+    return result;
+  }
+
+  /**
+   * Validates and plans synchronously — so UnknownModelError, InvalidQueryError
+   * and AllModelsFailedError (every candidate unavailable) throw here, before a
+   * route commits to a streaming response — then streams events lazily.
+   */
+  streamQuery(opts: QueryOptions): QueryStream {
+    const plan = this.#plan(opts);
+    return this.#execute(opts, plan);
+  }
+
+  #plan(opts: QueryOptions): Plan {
+    if (!QUERY_MODES.includes(opts.mode)) {
+      throw new InvalidQueryError(`unknown mode "${opts.mode}"`);
+    }
+    if (opts.messages.length === 0) throw new InvalidQueryError("messages must not be empty");
+    if (
+      opts.maxModels !== undefined &&
+      (!Number.isInteger(opts.maxModels) || opts.maxModels < 1 ||
+        opts.maxModels > MAX_QUALITY_MODELS)
+    ) {
+      throw new InvalidQueryError(
+        `max_models must be an integer between 1 and ${MAX_QUALITY_MODELS}`,
+      );
+    }
+
+    let pool: ModelInfo[];
+    if (opts.models !== undefined) {
+      const ids = [...new Set(opts.models)];
+      if (ids.length === 0) throw new InvalidQueryError("models must not be empty when given");
+      const unknown = ids.filter((id) => !this.registry.has(id));
+      if (unknown.length > 0) throw new UnknownModelError(unknown);
+      pool = ids.map((id) => this.registry.get(id)!);
+    } else {
+      pool = this.registry.list();
+    }
+
+    const healthy = pool.filter((m) => this.registry.health(m.id).status !== "unavailable");
+    if (healthy.length === 0) {
+      throw new AllModelsFailedError(pool.map((m) => this.#unavailableAnswer(m)));
+    }
+
+    switch (opts.mode) {
+      case "speed":
+        return [healthy.sort((a, b) => this.#bySpeed(a, b))];
+      case "balanced":
+        return [healthy.sort(byRank)];
+      case "quality": {
+        const n = opts.maxModels ??
+          (opts.models ? Math.min(pool.length, MAX_QUALITY_MODELS) : DEFAULT_QUALITY_MODELS);
+        return healthy.sort(byRank).slice(0, n).map((m) => [m]);
+      }
+    }
+  }
+
+  #bySpeed(a: ModelInfo, b: ModelInfo): number {
+    const la = this.registry.health(a.id).latency_ms;
+    const lb = this.registry.health(b.id).latency_ms;
+    if (la === null && lb === null) return byRank(a, b);
+    if (la === null) return -1; // unmeasured first: explore once, then compete on latency
+    if (lb === null) return 1;
+    return la - lb || byRank(a, b);
+  }
+
+  #execute(opts: QueryOptions, plan: Plan): QueryStream {
+    // `stop` lets a consumer that leaves early cancel everything in flight.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([opts.signal, stop.signal]);
+    const queue = new AsyncQueue<QueryEvent>();
+    const laneAnswers: Answer[][] = plan.map(() => []);
+    const models = plan.map((lane) => lane[0]!.id);
+
+    let settle!: (r: QueryResult) => void;
+    const result = new Promise<QueryResult>((resolve) => (settle = resolve));
+    const summarize = (): QueryResult => {
+      const answers = laneAnswers.flat();
+      return {
+        answers,
+        selected: this.#select(answers),
+        aborted: answers.some((a) => a.status === "incomplete"),
+      };
+    };
+
+    const runLanes = () =>
+      Promise.all(
+        plan.map((lane, i) => this.#runLane(lane, laneAnswers[i]!, opts, signal, queue)),
+      ).finally(() => queue.close());
+
+    async function* events(): AsyncGenerator<QueryEvent> {
+      const lanesDone = runLanes();
+      lanesDone.catch(() => undefined); // observed below; avoids a transient "unhandled" report
+      try {
+        yield { type: "meta", mode: opts.mode, models };
+        yield* queue;
+        await lanesDone;
+        const r = summarize();
+        settle(r);
+        yield { type: "done", ...r };
+      } finally {
+        // Normal end: no-op. Early exit: cancels upstream calls, keeps partial text.
+        stop.abort(new DOMException("query stream closed by consumer", "AbortError"));
+        queue.close();
+        // Lanes never reject by design; if a bug makes them, the try block rethrows it.
+        await lanesDone.catch(() => undefined);
+        settle(summarize()); // no-op when already settled
+      }
+    }
+
+    const iterable = events();
+    return {
+      models,
+      result,
+      [Symbol.asyncIterator]: () => iterable,
+    };
+  }
+
+  /** Tries the lane's models in order until one completes or the caller aborts. */
+  async #runLane(
+    lane: ModelInfo[],
+    out: Answer[],
+    opts: QueryOptions,
+    signal: AbortSignal,
+    queue: AsyncQueue<QueryEvent>,
+  ): Promise<void> {
+    let i = 0;
+    while (i < lane.length) {
+      const model = lane[i]!;
+      const answer = await this.#attempt(model, opts, signal, queue);
+      out.push(answer);
+      if (answer.status !== "error") return;
+      // Skip fallbacks whose breaker opened meanwhile (e.g. via concurrent queries).
+      i += 1;
+      while (i < lane.length && this.registry.health(lane[i]!.id).status === "unavailable") i += 1;
+      queue.push({
+        type: "model_error",
+        model: model.id,
+        error: answer.error!,
+        fallback: lane[i]?.id ?? null,
+      });
+    }
+  }
+
+  /** One upstream call under its deadline; never throws, always returns an Answer. */
+  async #attempt(
+    model: ModelInfo,
+    opts: QueryOptions,
+    signal: AbortSignal,
+    queue: AsyncQueue<QueryEvent>,
+  ): Promise<Answer> {
+    const provider = this.registry.provider(model.id);
+    const deadline = withDeadline(signal, model.timeout_ms);
+    const started = this.#now();
+    const elapsed = () => Math.round(this.#now() - started);
+    let content = "";
+    try {
+      const events = provider.stream({
+        model: model.upstream,
+        messages: opts.messages,
+        temperature: opts.temperature,
+        maxTokens: opts.maxTokens,
+        signal: deadline.signal,
+      });
+      for await (const ev of events) {
+        if (ev.type === "delta") {
+          content += ev.text;
+          queue.push({ type: "chunk", model: model.id, delta: ev.text });
+          continue;
+        }
+        const latency = elapsed();
+        this.registry.recordSuccess(model.id, latency);
+        const cost = costUsd(model, ev.usage);
+        queue.push({
+          type: "usage",
+          model: model.id,
+          usage: ev.usage,
+          cost_usd: cost,
+          latency_ms: latency,
+          finish_reason: ev.finishReason,
+        });
+        return {
+          model: model.id,
+          content,
+          finish_reason: ev.finishReason,
+          latency_ms: latency,
+          usage: ev.usage,
+          cost_usd: cost,
+          status: "complete",
+        };
+      }
+      throw new ProviderError(
+        provider.name,
+        "upstream_error",
+        `${provider.name}: stream ended without a result`,
+      );
+    } catch (err) {
+      const latency = elapsed();
+      // The query signal (not the deadline) fired: the caller cancelled.
+      const cancelled = signal.aborted;
+      const usage = this.#partialUsage(opts, content);
+      const base = {
+        model: model.id,
+        content,
+        finish_reason: null,
+        latency_ms: latency,
+        usage,
+        cost_usd: costUsd(model, usage),
+      };
+      if (cancelled) return { ...base, status: "incomplete" };
+      this.registry.recordFailure(model.id);
+      const pe = err instanceof ProviderError
+        ? err
+        : new ProviderError(provider.name, "upstream_error", `${provider.name}: ${String(err)}`);
+      return { ...base, status: "error", error: { code: pe.code, message: pe.message } };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** Estimated usage of a cut-off call; nothing generated → nothing billed. */
+  #partialUsage(opts: QueryOptions, content: string): TokenUsage {
+    if (content === "") return { input_tokens: 0, output_tokens: 0 };
+    return {
+      input_tokens: estimatePromptTokens(opts.messages),
+      output_tokens: estimateTokens(content),
+    };
+  }
+
+  #select(answers: Answer[]): number | null {
+    let best: number | null = null;
+    for (const [i, a] of answers.entries()) {
+      if (a.status !== "complete") continue;
+      if (best === null || this.#rankOf(a) < this.#rankOf(answers[best]!)) best = i;
+    }
+    return best;
+  }
+
+  #rankOf(a: Answer): number {
+    return this.registry.get(a.model)?.rank ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  #unavailableAnswer(m: ModelInfo): Answer {
+    const until = this.registry.health(m.id).unavailable_until;
+    return {
+      model: m.id,
+      content: "",
+      finish_reason: null,
+      latency_ms: 0,
+      usage: { input_tokens: 0, output_tokens: 0 },
+      cost_usd: 0,
+      status: "error",
+      error: {
+        code: "model_unavailable",
+        message: `${m.id} is temporarily unavailable after repeated failures` +
+          (until ? ` (retry after ${new Date(until).toISOString()})` : ""),
+      },
+    };
+  }
+}

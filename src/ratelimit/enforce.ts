@@ -1,0 +1,22 @@
+import type { Context } from "hono";
+import { ApiError } from "../errors.ts";
+import { rateLimitErrorDetail, rateLimitHeaders } from "./headers.ts";
+import type { Decision } from "./policies.ts";
+
+/**
+ * Puts a decision on the response: headers always; a 429 when denied; and for
+ * strict policies (register, login, refresh) a 503 when the backend could not
+ * answer, because failing open there would disable brute-force protection.
+ */
+export function enforceDecision(c: Context, decision: Decision, strict: boolean): void {
+  if (decision.timedOut && strict) {
+    throw new ApiError("service_unavailable", "Rate limiting is unavailable; try again shortly.");
+  }
+  const headers = rateLimitHeaders(decision.outcomes);
+  if (!decision.success) {
+    throw new ApiError("rate_limited", "Rate limit exceeded.", {
+      ...rateLimitErrorDetail(decision.outcomes, decision.scope),
+    }, { headers });
+  }
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+}

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { ModelHealth } from "../src/llm/health.ts";
+import {
+  costUsd,
+  DEFAULT_TIMEOUT_MS,
+  llmProvidersSchema,
+  type ModelInfo,
+  ModelRegistry,
+} from "../src/llm/models.ts";
+import { UnknownModelError } from "../src/llm/errors.ts";
+
+const providerJson = [{
+  name: "openai",
+  base_url: "https://api.openai.com/v1",
+  api_key: "sk-test",
+  models: [
+    {
+      id: "gpt-big",
+      upstream: "gpt-4.1",
+      rank: 1,
+      input_price_per_mtok: 2,
+      output_price_per_mtok: 8,
+      timeout_ms: 30_000,
+    },
+    { id: "gpt-small", rank: 3, input_price_per_mtok: 0.15, output_price_per_mtok: 0.6 },
+  ],
+}];
+
+Deno.test("models: LLM_PROVIDERS schema accepts valid config and defaults kind", () => {
+  const parsed = llmProvidersSchema.parse(JSON.parse(JSON.stringify(providerJson)));
+  assert.equal(parsed[0]!.kind, "openai");
+  assert.equal(parsed[0]!.models[1]!.upstream, undefined);
+  assert.deepEqual(llmProvidersSchema.parse([]), []);
+});
+
+Deno.test("models: LLM_PROVIDERS schema rejects typos, bad values and duplicates", () => {
+  const bad: unknown[] = [
+    [{ ...providerJson[0], timeoutMs: 5 }], // unknown key
+    [{ ...providerJson[0], base_url: "ftp://example.com" }],
+    [{ ...providerJson[0], kind: "anthropic" }],
+    [{ ...providerJson[0], models: [] }],
+    [{ ...providerJson[0], models: [{ ...providerJson[0]!.models[0], rank: 0 }] }],
+    [{ ...providerJson[0], models: [{ ...providerJson[0]!.models[0], input_price_per_mtok: -1 }] }],
+    [{ ...providerJson[0], models: [{ ...providerJson[0]!.models[0], id: "has space" }] }],
+    [providerJson[0], { ...providerJson[0], name: "other" }], // duplicate model ids
+    [providerJson[0], { ...providerJson[0], models: [{ ...providerJson[0]!.models[0], id: "x" }] }], // dup name
+    [{ ...providerJson[0], name: "echo" }], // reserved
+    { not: "an array" },
+  ];
+  for (const value of bad) {
+    assert.equal(llmProvidersSchema.safeParse(value).success, false, JSON.stringify(value));
+  }
+});
+
+Deno.test("models: registry from settings exposes models, echo only when enabled", () => {
+  const providers = llmProvidersSchema.parse(providerJson);
+  const withEcho = ModelRegistry.fromSettings({ providers, echoModels: true });
+  assert.deepEqual(withEcho.list().map((m) => m.id), [
+    "echo-smart",
+    "gpt-big",
+    "echo-fast",
+    "gpt-small",
+  ]);
+  assert.deepEqual(withEcho.get("gpt-big"), {
+    id: "gpt-big",
+    provider: "openai",
+    upstream: "gpt-4.1",
+    rank: 1,
+    prices: { input_per_mtok: 2, output_per_mtok: 8 },
+    timeout_ms: 30_000,
+    development: false,
+  });
+  const small = withEcho.get("gpt-small")!;
+  assert.equal(small.upstream, "gpt-small");
+  assert.equal(small.timeout_ms, DEFAULT_TIMEOUT_MS);
+  const echo = withEcho.get("echo-fast")!;
+  assert.equal(echo.development, true);
+  assert.equal(echo.provider, "echo");
+  assert.deepEqual(echo.prices, { input_per_mtok: 0, output_per_mtok: 0 });
+  assert.equal(withEcho.provider("echo-fast").development, true);
+  assert.equal(withEcho.listWithHealth()[0]!.health.status, "available");
+  assert.ok(Object.isFrozen(echo));
+
+  const noEcho = ModelRegistry.fromSettings({ providers, echoModels: false });
+  assert.equal(noEcho.has("echo-fast"), false);
+  assert.throws(() => noEcho.health("echo-fast"), UnknownModelError);
+  assert.throws(
+    () =>
+      ModelRegistry.fromSettings({
+        providers: [...providers, { ...providers[0]!, name: "b" }],
+        echoModels: false,
+      }),
+    /duplicate model id/,
+  );
+});
+
+Deno.test("models: cost is tokens × price per million, rounded to nano-dollars", () => {
+  const model = { prices: { input_per_mtok: 2.5, output_per_mtok: 10 } } as ModelInfo;
+  assert.equal(costUsd(model, { input_tokens: 1_000_000, output_tokens: 0 }), 2.5);
+  assert.equal(costUsd(model, { input_tokens: 1200, output_tokens: 350 }), 0.0065);
+  assert.equal(costUsd(model, { input_tokens: 0, output_tokens: 0 }), 0);
+  const cheap = { prices: { input_per_mtok: 0.1, output_per_mtok: 0.2 } } as ModelInfo;
+  assert.equal(costUsd(cheap, { input_tokens: 1, output_tokens: 2 }), 0.0000005);
+  assert.equal(costUsd(cheap, { input_tokens: 3, output_tokens: 3 }), 0.0000009);
+});
+
+Deno.test("health: consecutive failures degrade, open the breaker, cool down and recover", () => {
+  let now = 1_000_000;
+  const h = new ModelHealth({ now: () => now }); // defaults: threshold 3, cooldown 30 s
+  assert.equal(h.status, "available");
+  h.recordFailure();
+  assert.equal(h.status, "degraded");
+  h.recordFailure();
+  assert.equal(h.status, "degraded");
+  h.recordFailure();
+  assert.deepEqual(h.snapshot(), {
+    status: "unavailable",
+    latency_ms: null,
+    consecutive_failures: 3,
+    unavailable_until: now + 30_000,
+  });
+  now += 29_999;
+  assert.equal(h.status, "unavailable");
+  now += 1;
+  assert.equal(h.status, "degraded", "cool-down over: next request probes it");
+  h.recordFailure();
+  assert.equal(h.status, "unavailable", "failed probe re-opens the breaker");
+  now += 30_000;
+  h.recordSuccess(100);
+  assert.equal(h.status, "available");
+  assert.equal(h.snapshot().consecutive_failures, 0);
+  assert.equal(h.snapshot().unavailable_until, null);
+  // a success in between resets the count
+  h.recordFailure();
+  h.recordFailure();
+  h.recordSuccess(100);
+  h.recordFailure();
+  assert.equal(h.status, "degraded");
+});
+
+Deno.test("health: latency is an EWMA of successful calls", () => {
+  const h = new ModelHealth({ latencyAlpha: 0.5 });
+  assert.equal(h.latencyMs, null);
+  h.recordSuccess(100);
+  assert.equal(h.latencyMs, 100);
+  h.recordSuccess(200);
+  assert.equal(h.latencyMs, 150);
+  h.recordFailure(); // failures do not move latency
+  h.recordSuccess(50);
+  assert.equal(h.latencyMs, 100);
+});
+
+Deno.test("models: registry records health per model", () => {
+  let now = 0;
+  const registry = ModelRegistry.fromSettings({ providers: [], echoModels: true }, {
+    now: () => now,
+    cooldownMs: 1000,
+  });
+  for (let i = 0; i < 3; i++) registry.recordFailure("echo-fast");
+  registry.recordSuccess("echo-smart", 42);
+  assert.equal(registry.health("echo-fast").status, "unavailable");
+  assert.deepEqual(registry.health("echo-smart"), {
+    status: "available",
+    latency_ms: 42,
+    consecutive_failures: 0,
+    unavailable_until: null,
+  });
+  now = 1000;
+  assert.equal(registry.health("echo-fast").status, "degraded");
+});
