@@ -119,7 +119,10 @@ export function createApp(services: Services): App {
     },
     servers: [{
       url: config.PUBLIC_URL ?? new URL(c.req.url).origin,
-      description: "This server",
+      description: config.mode === "embedded"
+        ? "Local development server"
+        : "Production (this deployment)",
+      "x-internal": false,
     }],
     tags: [
       { name: "health", description: "Liveness, readiness and component health." },

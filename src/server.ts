@@ -14,37 +14,35 @@ export function startServer(
   services: Services,
   options: { port: number; hostname: string },
 ): RunningServer {
-  {
-    const server = Deno.serve({
-      port: options.port,
-      hostname: options.hostname,
-      // main.ts logs one structured "listening" line instead.
-      onListen: () => {},
-    }, (request, info) => app.fetch(request, info));
+  const server = Deno.serve({
+    port: options.port,
+    hostname: options.hostname,
+    // main.ts logs one structured "listening" line instead.
+    onListen: () => {},
+  }, (request, info) => app.fetch(request, info));
 
-    let shuttingDown: Promise<void> | undefined;
-    function shutdown(): Promise<void> {
-      shuttingDown ??= (async () => {
-        const { lifecycle, log, config } = services;
-        // Readiness turns 503 and open streams get their closing event now.
-        lifecycle.beginDrain();
-        log.info("shutting down", { deadline_ms: config.SHUTDOWN_TIMEOUT_MS });
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const deadline = new Promise<"deadline">((r) => {
-          timer = setTimeout(() => r("deadline"), config.SHUTDOWN_TIMEOUT_MS);
-        });
-        const outcome = await Promise.race([
-          server.shutdown().then(() => "drained" as const),
-          deadline,
-        ]);
-        clearTimeout(timer);
-        if (outcome === "deadline") {
-          log.warn("shutdown deadline reached with requests still open");
-        }
-      })();
-      return shuttingDown;
-    }
-    const addr = server.addr;
-    return { port: addr.port, hostname: addr.hostname, shutdown, finished: server.finished };
-  }
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      const { lifecycle, log, config } = services;
+      // Readiness turns 503 and open streams get their closing event now.
+      lifecycle.beginDrain();
+      log.info("shutting down", { deadline_ms: config.SHUTDOWN_TIMEOUT_MS });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<"deadline">((r) => {
+        timer = setTimeout(() => r("deadline"), config.SHUTDOWN_TIMEOUT_MS);
+      });
+      const outcome = await Promise.race([
+        server.shutdown().then(() => "drained" as const),
+        deadline,
+      ]);
+      clearTimeout(timer);
+      if (outcome === "deadline") {
+        log.warn("shutdown deadline reached with requests still open");
+      }
+    })();
+    return shuttingDown;
+  };
+  const addr = server.addr;
+  return { port: addr.port, hostname: addr.hostname, shutdown, finished: server.finished };
 }

@@ -29,8 +29,12 @@ const retryAfter = {
   },
 };
 
-const requestIdHeader = {
+const standardHeaders = {
   "X-Request-Id": textHeader("Request id, also in error bodies.", "0b9f7c1e-2f57-4b43"),
+  "Access-Control-Allow-Origin": {
+    description: "Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise.",
+    schema: { type: "string" as const, format: "uri", maxLength: 256 },
+  },
 };
 
 const descriptions: Record<number, string> = {
@@ -56,7 +60,7 @@ export interface ResponseOptions {
 
 function headersFor(status: number, options: ResponseOptions) {
   return {
-    ...requestIdHeader,
+    ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),
     ...(status === 429 ? retryAfter : {}),
   };

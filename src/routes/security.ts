@@ -7,3 +7,10 @@ export const bearerOnly: Requirement = [{ bearerAuth: [] }];
 export const anyCredential: Requirement = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
 /** Explicitly public. */
 export const publicAccess: Requirement = [];
+/**
+ * Admin operations: a JWT or key that carries the `admin` scope. Declared apart
+ * so the spec shows admin routes need more than any other credential.
+ */
+export const adminCredential: Requirement = [{ bearerAuth: ["admin"] }, {
+  apiKeyHeader: ["admin"],
+}];
