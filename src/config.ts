@@ -47,6 +47,7 @@ export const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   RATE_LIMIT_BACKEND: z.enum(["memory", "redis", "upstash"]).optional(),
   RATE_LIMIT_TIMEOUT_MS: int(50, 30_000).default(1000),
+  RATE_LIMIT_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9:_-]+$/).default("gatehouse:rl"),
   RATE_LIMIT_TIERS: z.string().transform((text, ctx) => {
     try {
       return parseRateLimitTiers(text);

@@ -99,7 +99,7 @@ export async function createServices(
 function createLimiterStore(config: Config, log: Logger) {
   const settings = {
     timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,
-    prefix: "gatehouse:rl",
+    prefix: config.RATE_LIMIT_PREFIX,
     onBackendError: (error: unknown) => log.debug("rate limiter backend error", { error }),
     onPendingError: (error: unknown) => log.debug("rate limiter background error", { error }),
   };

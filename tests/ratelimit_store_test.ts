@@ -9,6 +9,7 @@
  *
  * Every run uses a random key prefix and deletes its keys afterwards.
  */
+import { deleteKeys } from "./support/redis_keys.ts";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { rateLimitHeaders } from "../src/ratelimit/headers.ts";
@@ -42,31 +43,6 @@ async function awayFromBoundary(windowSeconds: number, marginMs = 1500): Promise
   const size = windowSeconds * 1000;
   const left = size - (Date.now() % size);
   if (left < marginMs) await sleep(left + 50);
-}
-
-async function deleteKeys(url: string, pattern: string): Promise<number> {
-  const client = createClient({ url, RESP: 2 });
-  client.on("error", () => {});
-  await client.connect();
-  let deleted = 0;
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await client.sendCommand([
-        "SCAN",
-        cursor,
-        "MATCH",
-        pattern,
-        "COUNT",
-        "1000",
-      ]) as [string, string[]];
-      cursor = next;
-      if (keys.length > 0) deleted += Number(await client.sendCommand(["UNLINK", ...keys]));
-    } while (cursor !== "0");
-  } finally {
-    await client.close();
-  }
-  return deleted;
 }
 
 async function rawRedis(url: string) {

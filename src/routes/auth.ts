@@ -287,6 +287,7 @@ async function limitClientIp(c: Context<AppEnv>): Promise<void> {
 export function registerAuthRoutes(app: App): void {
   app.openapi(register, async (c) => {
     const { sql, sessions, config } = c.get("services");
+    await limitClientIp(c);
     const body = c.req.valid("json");
     await assertPasswordPolicy(
       body.password,

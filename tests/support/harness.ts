@@ -3,6 +3,7 @@ import { type App, createApp } from "../../src/app.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { createServices, type Services } from "../../src/services.ts";
+import { deleteKeys } from "./redis_keys.ts";
 
 /** Real services in CI when set; embedded PGlite and in-memory limits otherwise. */
 export const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") || undefined;
@@ -59,6 +60,8 @@ async function createSchema(url: string): Promise<{ schema: string; drop(): Prom
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {
     LOG_LEVEL: "debug",
+    // Each test app counts in its own namespace, deleted when it closes.
+    RATE_LIMIT_PREFIX: `gh_test_${crypto.randomUUID().slice(0, 8)}:rl`,
     PASSWORD_SCRYPT_LOG_N: "14",
     PUBLIC_URL: "https://gatehouse.test",
   };
@@ -114,6 +117,12 @@ export async function startTestApp(
     close: async () => {
       await services.close();
       await schema?.drop();
+      if (
+        TEST_REDIS_URL && config.REDIS_URL === TEST_REDIS_URL &&
+        config.rateLimitBackend !== "memory"
+      ) {
+        await deleteKeys(TEST_REDIS_URL, `${config.RATE_LIMIT_PREFIX}:*`);
+      }
     },
   };
 }
