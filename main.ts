@@ -1,6 +1,7 @@
 import { createApp } from "./src/app.ts";
 import { ConfigError, loadConfig, readEnv } from "./src/config.ts";
 import { MigrationError } from "./src/db/migrate.ts";
+import { demoBanner, seedDemo } from "./src/seed/demo.ts";
 import { startServer } from "./src/server.ts";
 import { createServices, type Services } from "./src/services.ts";
 
@@ -20,6 +21,12 @@ async function main(): Promise<void> {
   }
   const { config, log } = services;
   const app = createApp(services);
+  const baseUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  // Embedded mode is for trying things: seed demo data into an empty database.
+  if (config.SEED_DEMO ?? config.mode === "embedded") {
+    const demo = await seedDemo(services);
+    if (demo) console.log(demoBanner(demo, baseUrl));
+  }
   const server = startServer(app, services, { port: config.PORT, hostname: config.HOSTNAME });
   log.info("listening", {
     url: `http://${server.hostname === "0.0.0.0" ? "localhost" : server.hostname}:${server.port}`,

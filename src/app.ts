@@ -10,10 +10,22 @@ import { ApiError, errorBody } from "./errors.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
 import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
+import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerAuthHealthRoutes } from "./routes/auth_health.ts";
+import { registerChatRoutes } from "./routes/chat.ts";
+import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
+import { registerChatbotRoutes } from "./routes/chatbots.ts";
+import { registerConsentRoutes } from "./routes/consents.ts";
+import { registerConversationRoutes } from "./routes/conversations.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerMetricsRoutes } from "./routes/metrics.ts";
+import { registerModelRoutes } from "./routes/models.ts";
+import { registerQueryRoutes } from "./routes/query.ts";
+import { registerUsageRoutes } from "./routes/usage.ts";
+import { registerUserContextRoutes } from "./routes/user_context.ts";
+import { registerUserRoutes } from "./routes/users.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
@@ -89,10 +101,22 @@ export function createApp(services: Services): App {
 
   // The API surface, one line per area.
   registerHealthRoutes(app);
+  registerMetricsRoutes(app);
   registerWellKnownRoutes(app);
   registerAuthHealthRoutes(app);
   registerAuthRoutes(app);
   registerApiKeyRoutes(app);
+  registerUserRoutes(app);
+  registerUserContextRoutes(app);
+  registerChatbotRoutes(app);
+  registerConsentRoutes(app);
+  registerModelRoutes(app);
+  registerQueryRoutes(app);
+  registerChatRoutes(app);
+  registerConversationRoutes(app);
+  registerChatSocketRoutes(app);
+  registerUsageRoutes(app);
+  registerAdminRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -10,6 +10,7 @@ import { LlmRouter, ModelRegistry } from "./llm/mod.ts";
 import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { GatehouseMetrics } from "./metrics/gatehouse.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
@@ -22,6 +23,8 @@ export interface Services {
   authenticator: Authenticator;
   sessions: SessionService;
   limits: RateLimitPolicies;
+  /** Prometheus metrics of this process, served at /metrics. */
+  metrics: GatehouseMetrics;
   models: ModelRegistry;
   llm: LlmRouter;
   startedAt: number;
@@ -87,6 +90,7 @@ export async function createServices(
       limits,
       models,
       llm: new LlmRouter(models),
+      metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,
     };

@@ -64,3 +64,13 @@ export async function findUserWithPasswordById(
 export async function updatePasswordHash(sql: Db, userId: string, hash: string): Promise<void> {
   await sql`update users set password_hash = ${hash}, updated_at = now() where id = ${userId}`;
 }
+
+/** The public user columns (never the password hash), for the other user modules' queries. */
+export function publicUserColumns(sql: Db) {
+  return userColumns(sql);
+}
+
+export async function countUsers(sql: Db): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from users`;
+  return row?.count ?? 0;
+}

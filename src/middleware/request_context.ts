@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.ts";
+import { routeLabel } from "../metrics/http.ts";
 import type { Services } from "../services.ts";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -7,7 +8,8 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
  * Puts services on the context, assigns the request id (echoing a sane
  * client-sent one), and writes one JSON log line per request. The line never
- * holds headers, bodies or query strings: they can carry secrets.
+ * holds headers, bodies or query strings: they can carry secrets. The same
+ * measurement feeds the request metrics (count and latency per route and status).
  */
 export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -17,13 +19,21 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
     c.set("services", services);
     c.set("requestId", requestId);
     c.set("logFields", {});
+    services.metrics.requestStarted();
     await next();
     c.header("X-Request-Id", requestId);
+    const durationMs = performance.now() - started;
+    services.metrics.requestFinished({
+      method: c.req.method,
+      route: routeLabel(c),
+      status: c.res.status,
+      durationMs,
+    });
     services.log.info("request", {
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      duration_ms: Math.round(durationMs * 100) / 100,
       request_id: requestId,
       ...c.get("logFields"),
     });

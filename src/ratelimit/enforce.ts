@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail, rateLimitHeaders } from "./headers.ts";
 import type { Decision } from "./policies.ts";
@@ -9,6 +10,14 @@ import type { Decision } from "./policies.ts";
  * answer, because failing open there would disable brute-force protection.
  */
 export function enforceDecision(c: Context, decision: Decision, strict: boolean): void {
+  (c as Context<AppEnv>).get("services")?.metrics.recordRateLimit(
+    decision.scope,
+    decision.timedOut
+      ? (strict ? "failed_closed" : "failed_open")
+      : decision.success
+      ? "allowed"
+      : "denied",
+  );
   if (decision.timedOut && strict) {
     throw new ApiError("service_unavailable", "Rate limiting is unavailable; try again shortly.");
   }

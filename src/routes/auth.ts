@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { App } from "../app.ts";
 import { requireAuth } from "../auth/middleware.ts";
+import { SCOPES } from "../auth/principal.ts";
 import {
   checkPasswordPolicy,
   dummyVerify,
@@ -89,17 +90,7 @@ const ChangePasswordBody = z.object({
   new_password: Password,
 }).strict().openapi("ChangePasswordRequest");
 
-const Scope = z.enum([
-  "query",
-  "chat",
-  "profile:read",
-  "profile:write",
-  "chatbots:read",
-  "chatbots:write",
-  "usage:read",
-  "keys:write",
-  "admin",
-]);
+const Scope = z.enum(SCOPES);
 
 const WhoamiSchema = z.object({
   principal: z.object({

@@ -1,0 +1,30 @@
+import { ApiError } from "../errors.ts";
+import { AllModelsFailedError, InvalidQueryError, UnknownModelError } from "../llm/mod.ts";
+import type { Answer } from "../llm/mod.ts";
+
+/** The 503 of a turn in which no model answered, saying why for each. */
+export function allModelsFailed(answers: Answer[], conversationId?: string): ApiError {
+  return new ApiError("service_unavailable", "No model could answer; try again shortly.", {
+    ...(conversationId ? { conversation_id: conversationId } : {}),
+    answers: answers.map((a) => ({ model: a.model, error: a.error ?? null })),
+  });
+}
+
+/**
+ * Maps the router's typed errors to the contract: bad model choices are 422,
+ * nothing available is 503. Anything else passes through unchanged.
+ */
+export function llmErrorToApiError(error: unknown): unknown {
+  if (error instanceof UnknownModelError) {
+    return new ApiError("validation_error", error.message, {
+      issues: [{ path: ["models"], message: `unknown model(s): ${error.unknown.join(", ")}` }],
+    });
+  }
+  if (error instanceof InvalidQueryError) {
+    return new ApiError("validation_error", error.message, {
+      issues: [{ path: [], message: error.message }],
+    });
+  }
+  if (error instanceof AllModelsFailedError) return allModelsFailed(error.answers);
+  return error;
+}

@@ -1,0 +1,91 @@
+/**
+ * OpenAPI shapes shared by the query and chat operations: answers, usage
+ * totals, and responses that are JSON or, when streaming, Server-Sent Events.
+ */
+import { z } from "@hono/zod-openapi";
+import { jsonResponse } from "../routes/responses.ts";
+
+/** Upper bound of MAX_PROMPT_CHARS; the configured value is checked per request. */
+const PROMPT_SCHEMA_MAX = 1_000_000;
+
+/** A prompt or chat message. */
+export const MessageText = (example: string) =>
+  z.string().min(1).max(PROMPT_SCHEMA_MAX).openapi({
+    description: "At most MAX_PROMPT_CHARS characters (default 32000); longer is 422.",
+    example,
+  });
+
+export const ModelId = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/)
+  .openapi({ example: "echo-fast" });
+
+export const Count = (example: number) =>
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", example });
+
+export const CostUsd = z.number().min(0).max(1_000_000_000).openapi({
+  description: "US dollars, rounded to 1e-9.",
+  example: 0.000042,
+});
+
+export const TokenUsageSchema = z.object({
+  input_tokens: Count(12),
+  output_tokens: Count(30),
+}).openapi("TokenUsage", {
+  description: "Reported by the provider when it does; estimated (characters / 4) otherwise.",
+});
+
+export const TotalUsageSchema = TokenUsageSchema.extend({ cost_usd: CostUsd })
+  .openapi("TotalUsage", { description: "Summed over every model call of the request." });
+
+/** Answers can be long; this only bounds the documented size. */
+export const AnswerText = z.string().max(10_000_000);
+
+export const AnswerSchema = z.object({
+  model: ModelId,
+  content: AnswerText.openapi({ example: "Echo: hello" }),
+  finish_reason: z.string().max(64).nullable().openapi({ example: "stop" }),
+  latency_ms: z.number().int().min(0).max(3_600_000).openapi({ format: "int32", example: 42 }),
+  usage: TokenUsageSchema,
+  cost_usd: CostUsd,
+  status: z.enum(["complete", "incomplete", "error"]).openapi({
+    description: "`incomplete`: cut short by the client leaving; `error`: see `error`.",
+  }),
+  error: z.object({
+    code: z.string().max(64).openapi({ example: "upstream_error" }),
+    message: z.string().max(1000),
+  }).optional().openapi({ description: "Why this model failed (others may have answered)." }),
+}).openapi("Answer");
+
+/** The `stream` flag of every operation that can answer as SSE. */
+export const StreamFlag = z.boolean().optional().openapi({
+  description: "Answer as Server-Sent Events (as does `Accept: text/event-stream`).",
+});
+
+/** `tool_calls` and `results`: always empty, no tools are configured on this service. */
+export const EmptyToolList = z.array(z.record(z.string().max(64), z.unknown())).max(0).openapi({
+  description: "Reserved for tool use; always empty, no tools are configured.",
+  example: [],
+});
+
+const EventStream = z.string().max(100_000_000).openapi({
+  description: "Server-Sent Events: `meta` {id, conversation_id, models}, `chunk` {model, delta} " +
+    "(many), `usage` per model, then `done` (this operation's JSON body) or `error` " +
+    "{error, message}. Comment lines (`: keep-alive`) fill silences.",
+  example: 'event: meta\ndata: {"id":"…","conversation_id":"…","models":["echo-fast"]}\n\n' +
+    'event: chunk\ndata: {"model":"echo-fast","delta":"Echo: "}\n\n' +
+    "event: done\ndata: {…}\n\n",
+});
+
+/** 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`. */
+export function jsonOrEventStream<T extends z.ZodType>(schema: T, description: string) {
+  const json = jsonResponse(schema, description, { limited: true });
+  return {
+    ...json,
+    content: { ...json.content, "text/event-stream": { schema: EventStream } },
+  };
+}
+
+export const STREAMING_DESCRIPTION =
+  "With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent " +
+  "Events; a client that disconnects cancels the upstream calls and what was generated is " +
+  "stored with status `incomplete`. Concurrent streams per caller are capped " +
+  "(MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).";

@@ -1,0 +1,283 @@
+/**
+ * One turn of a conversation, shared by every way in (query, chatbot query,
+ * chat message; JSON, SSE or WebSocket): resolve the conversation and the
+ * chatbot the caller may use, assemble the prompt, start the router, and once
+ * the answers are in, store them with their usage.
+ *
+ * `Turn.start` does everything that can be refused (404, 422, 503) before a
+ * route commits to a streaming response; `run` then streams events and stores.
+ */
+import type { Principal } from "../auth/principal.ts";
+import {
+  buildUserContext,
+  type ConsentRequirement,
+  MAX_CONTEXT_MESSAGES,
+  type UserContext,
+} from "../context/user_context.ts";
+import { type ChatbotRow, findChatbot } from "../db/chatbots.ts";
+import { recentMessages } from "../db/conversation_reads.ts";
+import { type ConversationRow, findConversation } from "../db/conversations.ts";
+import { ApiError } from "../errors.ts";
+import {
+  AllModelsFailedError,
+  type QueryEvent,
+  type QueryMode,
+  type QueryResult,
+  type QueryStream,
+} from "../llm/mod.ts";
+import { chatbotScopeOf } from "../routes/access.ts";
+import type { Services } from "../services.ts";
+import { conversationScopeOf } from "./access.ts";
+import { llmErrorToApiError } from "./llm_errors.ts";
+import { persistTurn } from "./persist.ts";
+import { assemblePrompt, type HistoryEntry } from "./prompt.ts";
+
+export interface TurnInput {
+  message: string;
+  mode: QueryMode;
+  chatbotId?: string;
+  conversationId?: string;
+  /** Candidate models; default the chatbot's, else every configured model. */
+  models?: string[];
+  maxModels?: number;
+  /** Default the chatbot's temperature. */
+  temperature?: number;
+  maxTokens?: number;
+}
+
+/** A finished, stored turn. */
+export interface TurnRecord {
+  result: QueryResult;
+  /** Stored assistant message ids, index-aligned with `result.answers`. */
+  answerMessageIds: string[];
+  timestamp: string;
+}
+
+export type TurnEventListener = (event: QueryEvent) => void | Promise<void>;
+
+interface TurnState {
+  services: Services;
+  principal: Principal;
+  message: string;
+  stream: QueryStream;
+  cancel: AbortController;
+  /** Stops listening to the caller's signals once the turn is over. */
+  unlink: () => void;
+  isNewConversation: boolean;
+}
+
+export class Turn {
+  /** Also the id of the stored user message. */
+  readonly id: string = crypto.randomUUID();
+  readonly conversationId: string;
+  readonly mode: QueryMode;
+  readonly chatbot: ChatbotRow | null;
+  /** What the chatbot was told about the user (null without a chatbot). */
+  readonly userContext: UserContext | null;
+  readonly requiresConsent: ConsentRequirement | undefined;
+  readonly #state: TurnState;
+
+  private constructor(
+    state: TurnState,
+    described: {
+      conversationId: string;
+      mode: QueryMode;
+      chatbot: ChatbotRow | null;
+      userContext: UserContext | null;
+      requiresConsent: ConsentRequirement | undefined;
+    },
+  ) {
+    this.#state = state;
+    this.conversationId = described.conversationId;
+    this.mode = described.mode;
+    this.chatbot = described.chatbot;
+    this.userContext = described.userContext;
+    this.requiresConsent = described.requiresConsent;
+  }
+
+  /**
+   * Validates and starts the turn. Any of `signals` aborting cancels the
+   * upstream calls (what was generated is kept as `incomplete`).
+   */
+  static async start(
+    services: Services,
+    principal: Principal,
+    input: TurnInput,
+    signals: AbortSignal[] = [],
+  ): Promise<Turn> {
+    const { sql } = services;
+    const conversation = input.conversationId
+      ? await findOwnConversation(services, principal, input.conversationId)
+      : null;
+    const chatbot = await resolveChatbot(services, principal, input.chatbotId, conversation);
+
+    let userContext: UserContext | null = null;
+    let requiresConsent: ConsentRequirement | undefined;
+    let history: HistoryEntry[] = [];
+    if (chatbot) {
+      const built = await buildUserContext(sql, {
+        userId: principal.userId,
+        chatbot,
+        conversationId: conversation?.id ?? null,
+        maxMessages: MAX_CONTEXT_MESSAGES,
+        principal,
+      });
+      userContext = built.context;
+      requiresConsent = built.requiresConsent;
+      history = built.context.conversation_context;
+    } else if (conversation) {
+      history = await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES);
+    }
+
+    const cancel = new AbortController();
+    const unlink = followSignals(cancel, signals);
+    let stream: QueryStream;
+    try {
+      stream = services.llm.streamQuery({
+        mode: input.mode,
+        models: input.models ?? chatbotModels(services, chatbot),
+        maxModels: input.maxModels,
+        messages: assemblePrompt({
+          systemPrompt: chatbot?.system_prompt ?? null,
+          userContext,
+          history,
+          message: input.message,
+        }),
+        temperature: input.temperature ?? chatbot?.temperature ?? undefined,
+        maxTokens: input.maxTokens,
+        signal: cancel.signal,
+      });
+    } catch (error) {
+      unlink();
+      throw llmErrorToApiError(error);
+    }
+    return new Turn(
+      {
+        services,
+        principal,
+        message: input.message,
+        stream,
+        cancel,
+        unlink,
+        isNewConversation: conversation === null,
+      },
+      {
+        conversationId: conversation?.id ?? crypto.randomUUID(),
+        mode: input.mode,
+        chatbot,
+        userContext,
+        requiresConsent,
+      },
+    );
+  }
+
+  /** The models that start answering (quality: all of them; else the first choice). */
+  get models(): readonly string[] {
+    return this.#state.stream.models;
+  }
+
+  /** Stops the upstream calls; `run` still stores what was generated. */
+  cancel(reason: unknown): void {
+    this.#state.cancel.abort(reason);
+  }
+
+  /**
+   * Streams the router's events to `listen`, then stores the turn. A listener
+   * that throws (a client gone) cancels the upstream calls instead of losing
+   * the turn.
+   */
+  async run(listen?: TurnEventListener): Promise<TurnRecord> {
+    const { services, principal, stream, cancel, unlink } = this.#state;
+    try {
+      for await (const event of stream) {
+        if (!listen || cancel.signal.aborted) continue;
+        try {
+          await listen(event);
+        } catch (error) {
+          this.cancel(error);
+        }
+      }
+    } finally {
+      unlink();
+    }
+    const result = await stream.result;
+    const answerMessageIds = await persistTurn(services.sql, {
+      principal,
+      turnId: this.id,
+      conversation: {
+        id: this.conversationId,
+        isNew: this.#state.isNewConversation,
+        chatbotId: this.chatbot?.id ?? null,
+      },
+      message: this.#state.message,
+      result,
+    });
+    return { result, answerMessageIds, timestamp: new Date().toISOString() };
+  }
+}
+
+/** The caller's conversation (a bound key: only its chatbot's), else 404. */
+async function findOwnConversation(
+  services: Services,
+  principal: Principal,
+  conversationId: string,
+): Promise<ConversationRow> {
+  const conversation = await findConversation(
+    services.sql,
+    conversationId,
+    conversationScopeOf(principal),
+  );
+  if (!conversation) throw new ApiError("not_found", "No such conversation.");
+  return conversation;
+}
+
+/**
+ * The chatbot of the turn: the one asked for, else the conversation's, else
+ * the one a bound key is tied to. A bound key reaches only its own chatbot and
+ * everyone else only chatbots they own (admins: any); others look missing.
+ */
+async function resolveChatbot(
+  services: Services,
+  principal: Principal,
+  requested: string | undefined,
+  conversation: ConversationRow | null,
+): Promise<ChatbotRow | null> {
+  if (requested && conversation && conversation.chatbot_id !== requested) {
+    throw new ApiError("validation_error", undefined, {
+      issues: [{
+        path: ["chatbot_id"],
+        message: "the conversation belongs to another chatbot (or to none)",
+      }],
+    });
+  }
+  const chatbotId = requested ?? conversation?.chatbot_id ?? principal.chatbotId ?? null;
+  if (!chatbotId) return null;
+  const chatbot = await findChatbot(services.sql, chatbotId, chatbotScopeOf(principal));
+  if (!chatbot) throw new ApiError("not_found", "No such chatbot.");
+  return chatbot;
+}
+
+/**
+ * The chatbot's models that are still configured. A chatbot whose every model
+ * was removed from the configuration cannot answer (503), rather than
+ * silently answering from models its owner did not choose.
+ */
+function chatbotModels(services: Services, chatbot: ChatbotRow | null): string[] | undefined {
+  if (!chatbot || chatbot.models.length === 0) return undefined;
+  const known = chatbot.models.filter((id) => services.models.has(id));
+  if (known.length === 0) throw llmErrorToApiError(new AllModelsFailedError([]));
+  return known;
+}
+
+/**
+ * Lets any of `signals` cancel the turn, until the returned function unlinks
+ * them (a request's signal may fire after its response was sent).
+ */
+function followSignals(cancel: AbortController, signals: AbortSignal[]): () => void {
+  const onAbort = (event: Event) => cancel.abort((event.target as AbortSignal).reason);
+  for (const signal of signals) {
+    if (signal.aborted) cancel.abort(signal.reason);
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  return () => signals.forEach((signal) => signal.removeEventListener("abort", onAbort));
+}

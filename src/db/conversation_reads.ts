@@ -1,0 +1,45 @@
+import type { Db } from "./tx.ts";
+
+/** Read-only history for the context builder; writes belong to the chat module. */
+
+export type MessageRole = "user" | "assistant" | "system";
+export type MessageStatus = "complete" | "incomplete" | "error";
+
+export interface HistoryMessageRow {
+  id: string;
+  role: MessageRole;
+  content: string;
+  model: string | null;
+  status: MessageStatus;
+  created_at: Date;
+}
+
+/** Whether the conversation exists and is the user's (others' look missing). */
+export async function conversationOwnedBy(
+  sql: Db,
+  conversationId: string,
+  userId: string,
+): Promise<boolean> {
+  const rows = await sql`
+    select 1 from conversations where id = ${conversationId} and user_id = ${userId}`;
+  return rows.length > 0;
+}
+
+/**
+ * The last `limit` messages of a conversation, oldest first. Failed answers are
+ * left out: they are not history a model should build on.
+ */
+export async function recentMessages(
+  sql: Db,
+  conversationId: string,
+  limit: number,
+): Promise<HistoryMessageRow[]> {
+  const rows = await sql<HistoryMessageRow[]>`
+    select id, role, content, model, status, created_at from (
+      select id, role, content, model, status, created_at, seq from messages
+      where conversation_id = ${conversationId} and status <> 'error'
+      order by seq desc limit ${limit}
+    ) latest
+    order by seq`;
+  return [...rows];
+}

@@ -1,0 +1,157 @@
+import type { MessageRole, MessageStatus } from "./conversation_reads.ts";
+import type { Db, Tx } from "./tx.ts";
+
+/**
+ * Conversation writes and listings. History for prompts is read through
+ * `conversation_reads.ts`, shared with the user-context builder.
+ */
+
+/** Whose conversations a caller reaches: a chatbot-bound key only its chatbot's. */
+export interface ConversationScope {
+  userId: string;
+  chatbotId: string | null;
+}
+
+export interface ConversationRow {
+  id: string;
+  user_id: string;
+  chatbot_id: string | null;
+  title: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ConversationSummaryRow extends ConversationRow {
+  message_count: number;
+  last_message_preview: string | null;
+}
+
+/** What is kept beside an assistant message: how the answer came about. */
+export interface MessageMetadata {
+  turn_id?: string;
+  finish_reason?: string | null;
+  latency_ms?: number;
+  usage?: { input_tokens: number; output_tokens: number };
+  cost_usd?: number;
+  error?: { code: string; message: string };
+  selected?: boolean;
+}
+
+export interface MessageRow {
+  id: string;
+  role: MessageRole;
+  content: string;
+  model: string | null;
+  status: MessageStatus;
+  metadata: MessageMetadata | null;
+  created_at: Date;
+}
+
+export interface NewMessage {
+  id: string;
+  role: MessageRole;
+  content: string;
+  model: string | null;
+  status: MessageStatus;
+  metadata: MessageMetadata | null;
+}
+
+const PREVIEW_CHARS = 120;
+
+const conversationColumns = (sql: Db) =>
+  sql`c.id, c.user_id, c.chatbot_id, c.title, c.created_at, c.updated_at`;
+
+const inScope = (sql: Db, scope: ConversationScope) =>
+  sql`c.user_id = ${scope.userId}
+      and (${scope.chatbotId}::uuid is null or c.chatbot_id = ${scope.chatbotId}::uuid)`;
+
+/** One conversation in scope; others' look missing. */
+export async function findConversation(
+  sql: Db,
+  id: string,
+  scope: ConversationScope,
+): Promise<ConversationRow | null> {
+  const [row] = await sql<ConversationRow[]>`
+    select ${conversationColumns(sql)} from conversations c
+    where c.id = ${id} and ${inScope(sql, scope)}`;
+  return row ?? null;
+}
+
+/** The caller's conversations, most recently active first. */
+export async function listConversations(
+  sql: Db,
+  scope: ConversationScope,
+  page: { limit: number; offset: number },
+): Promise<{ items: ConversationSummaryRow[]; total: number }> {
+  const items = await sql<ConversationSummaryRow[]>`
+    select ${conversationColumns(sql)},
+      (select count(*)::int from messages m where m.conversation_id = c.id) as message_count,
+      (select left(m.content, ${PREVIEW_CHARS}) from messages m
+        where m.conversation_id = c.id order by m.seq desc limit 1) as last_message_preview
+    from conversations c where ${inScope(sql, scope)}
+    order by c.updated_at desc, c.id limit ${page.limit} offset ${page.offset}`;
+  const [count] = await sql<{ total: number }[]>`
+    select count(*)::int as total from conversations c where ${inScope(sql, scope)}`;
+  return { items: [...items], total: count?.total ?? 0 };
+}
+
+/** The latest `limit` messages, oldest first, and how many there are in all. */
+export async function conversationMessages(
+  sql: Db,
+  conversationId: string,
+  limit: number,
+): Promise<{ items: MessageRow[]; total: number }> {
+  const items = await sql<MessageRow[]>`
+    select id, role, content, model, status, metadata, created_at from (
+      select id, role, content, model, status, metadata, created_at, seq from messages
+      where conversation_id = ${conversationId} order by seq desc limit ${limit}
+    ) latest order by seq`;
+  const [count] = await sql<{ total: number }[]>`
+    select count(*)::int as total from messages where conversation_id = ${conversationId}`;
+  return { items: [...items], total: count?.total ?? 0 };
+}
+
+/** Deletes a conversation in scope; its messages cascade. */
+export async function deleteConversation(
+  sql: Db,
+  id: string,
+  scope: ConversationScope,
+): Promise<boolean> {
+  const rows = await sql`
+    delete from conversations c where c.id = ${id} and ${inScope(sql, scope)} returning c.id`;
+  return rows.length > 0;
+}
+
+export async function insertConversation(
+  tx: Tx,
+  input: { id: string; userId: string; chatbotId: string | null; title: string },
+): Promise<void> {
+  await tx`
+    insert into conversations (id, user_id, chatbot_id, title)
+    values (${input.id}, ${input.userId}, ${input.chatbotId}, ${input.title})`;
+}
+
+/**
+ * Marks new activity on an existing conversation; false when it is gone (deleted
+ * while an answer was being generated).
+ */
+export async function touchConversation(tx: Tx, id: string, userId: string): Promise<boolean> {
+  const rows = await tx`
+    update conversations set updated_at = now()
+    where id = ${id} and user_id = ${userId} returning id`;
+  return rows.length > 0;
+}
+
+/** Appends messages in the given order (`seq` keeps it; they share `created_at`). */
+export async function insertMessages(
+  tx: Tx,
+  conversationId: string,
+  messages: NewMessage[],
+): Promise<void> {
+  for (const m of messages) {
+    await tx`
+      insert into messages (id, conversation_id, role, content, model, status, metadata)
+      values (${m.id}, ${conversationId}, ${m.role}, ${m.content}, ${m.model}, ${m.status},
+              ${m.metadata ? tx.json(m.metadata as never) : null})`;
+  }
+}

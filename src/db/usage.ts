@@ -1,0 +1,99 @@
+import type { Db, Tx } from "./tx.ts";
+
+export type UsageStatus = "complete" | "incomplete" | "error";
+export type UsageGrouping = "day" | "model" | "api_key";
+
+/** One model call, as accounted. */
+export interface NewUsageRecord {
+  userId: string;
+  apiKeyId: string | null;
+  model: string;
+  conversationId: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  status: UsageStatus;
+}
+
+export interface UsageSummaryRow {
+  /** The day (YYYY-MM-DD, UTC), the model id, or the API key id (null: session calls). */
+  key: string | null;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export async function insertUsageRecords(sql: Db, records: NewUsageRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const rows = records.map((r) => ({
+    user_id: r.userId,
+    api_key_id: r.apiKeyId,
+    model: r.model,
+    conversation_id: r.conversationId,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cost_usd: r.costUsd,
+    latency_ms: r.latencyMs,
+    status: r.status,
+  }));
+  await sql`insert into usage_records ${
+    sql(
+      rows,
+      "user_id",
+      "api_key_id",
+      "model",
+      "conversation_id",
+      "input_tokens",
+      "output_tokens",
+      "cost_usd",
+      "latency_ms",
+      "status",
+    )
+  }`;
+}
+
+/** A user's usage in [from, to), one row per group; days ascending, else busiest first. */
+export async function summarizeUsage(
+  sql: Db,
+  filter: { userId: string; from: Date; to: Date; groupBy: UsageGrouping },
+): Promise<UsageSummaryRow[]> {
+  const key = {
+    day: sql`to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD')`,
+    model: sql`model`,
+    api_key: sql`api_key_id::text`,
+  }[filter.groupBy];
+  const order = filter.groupBy === "day" ? sql`key` : sql`requests desc, key`;
+  // Sums come back as text (bigint, numeric) so no precision is lost on the way.
+  const rows = await sql<
+    {
+      key: string | null;
+      requests: number;
+      input_tokens: string;
+      output_tokens: string;
+      cost_usd: string;
+    }[]
+  >`
+    select ${key} as key, count(*)::int as requests,
+           sum(input_tokens)::bigint::text as input_tokens,
+           sum(output_tokens)::bigint::text as output_tokens,
+           sum(cost_usd)::text as cost_usd
+    from usage_records
+    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}
+    group by 1 order by ${order}`;
+  return rows.map((r) => ({
+    key: r.key,
+    requests: r.requests,
+    input_tokens: Number(r.input_tokens),
+    output_tokens: Number(r.output_tokens),
+    cost_usd: Number(r.cost_usd),
+  }));
+}
+
+/** Erasure: usage rows stay for accounting but no longer name the user or their keys. */
+export async function anonymiseUsage(tx: Tx, userId: string): Promise<void> {
+  await tx`
+    update usage_records set user_id = null, api_key_id = null
+    where user_id = ${userId}`;
+}

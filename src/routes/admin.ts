@@ -1,0 +1,117 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { databaseStatus } from "../db/admin_status.ts";
+import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
+import { adminCredential } from "./security.ts";
+import { errorResponses, jsonResponse } from "./responses.ts";
+import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
+
+const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({
+  format: "int64",
+  example: 42,
+});
+
+const DbStatusSchema = z.object({
+  database: z.object({
+    version: z.string().max(512).openapi({ example: "PostgreSQL 16.4 on x86_64-pc-linux-gnu" }),
+  }),
+  tables: z.array(z.object({
+    name: z.string().max(63).openapi({ example: "users" }),
+    rows: RowCount,
+  })).max(500),
+  migrations: z.array(z.object({
+    version: z.string().max(128).openapi({ example: "0001_init" }),
+    applied_at: Timestamp,
+  })).max(10_000),
+}).openapi("DbStatus");
+
+const AuditEventSchema = z.object({
+  id: z.uuid().max(36),
+  occurred_at: Timestamp,
+  action: z.string().max(64).openapi({ example: "user.role_change" }),
+  user_id: z.uuid().max(36).nullable().openapi({ description: "Whom the event is about." }),
+  actor_id: z.uuid().max(36).nullable().openapi({ description: "Who did it." }),
+  ip: z.string().max(64).nullable(),
+  request_id: z.string().max(128).nullable(),
+  detail: z.record(z.string().max(64), z.unknown()).openapi({
+    description: "Event-specific facts; never secrets.",
+    maxProperties: 50,
+    example: { from: "user", to: "moderator" },
+  }),
+}).openapi("AuditEvent");
+
+const AuditQuery = PageQuery.extend({
+  user_id: z.uuid().max(36).optional().openapi({ description: "Events about this user." }),
+  action: z.string().min(1).max(64).regex(/^[a-z0-9_.]+$/).optional().openapi({
+    example: "auth.login_failed",
+  }),
+});
+
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+const adminOnly = requireAuth({ minRole: "admin", scopes: ["admin"] });
+
+const getDbStatus = createRoute({
+  method: "get",
+  path: "/v1/admin/db-status",
+  operationId: "getDbStatus",
+  tags: ["admin"],
+  summary: "Row counts per table, applied migrations and the database version (admin)",
+  description: "Exact counts of every table in the service's schema.",
+  security: adminCredential,
+  middleware: [adminOnly] as const,
+  responses: {
+    200: jsonResponse(DbStatusSchema, "The database status.", limited),
+    ...errorResponses([...authErrors], limited),
+  },
+});
+
+const listAuditEventsRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/audit-log",
+  operationId: "listAuditEvents",
+  tags: ["admin"],
+  summary: "Security events, newest first (admin)",
+  description: "Logins and failures, key create/revoke/roll, role changes, refresh reuse, " +
+    "consent changes, erasures. Filter by `user_id` and `action`.",
+  security: adminCredential,
+  middleware: [adminOnly] as const,
+  request: { query: AuditQuery },
+  responses: {
+    200: jsonResponse(pageOf(AuditEventSchema, "AuditEventPage"), "Events.", limited),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+function toAuditEvent(row: AuditEventRow) {
+  return { ...row, occurred_at: row.occurred_at.toISOString() };
+}
+
+export function registerAdminRoutes(app: App): void {
+  app.openapi(getDbStatus, async (c) => {
+    const status = await databaseStatus(c.get("services").sql);
+    return c.json({
+      database: { version: status.version },
+      tables: status.tables,
+      migrations: status.migrations.map((m) => ({
+        version: m.version,
+        applied_at: m.applied_at.toISOString(),
+      })),
+    }, 200);
+  });
+
+  app.openapi(listAuditEventsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const { items, total } = await listAuditEvents(c.get("services").sql, {
+      userId: query.user_id,
+      action: query.action,
+      limit: query.limit,
+      offset: query.offset,
+    });
+    return c.json(
+      { items: items.map(toAuditEvent), limit: query.limit, offset: query.offset, total },
+      200,
+    );
+  });
+}

@@ -1,0 +1,73 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { assertPromptLength } from "../chat/prompt.ts";
+import { respondWithTurn } from "../chat/respond.ts";
+import { chatBody } from "../chat/responses.ts";
+import {
+  AnswerText,
+  EmptyToolList,
+  jsonOrEventStream,
+  MessageText,
+  ModelId,
+  StreamFlag,
+  STREAMING_DESCRIPTION,
+} from "../chat/schemas.ts";
+import { ConsentRequirementSchema } from "./context_schemas.ts";
+import { errorResponses, jsonBody } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { Timestamp } from "./shared_schemas.ts";
+
+const ChatMessageBody = z.object({
+  message: MessageText("Hello! What can you do?"),
+  conversation_id: z.uuid().max(36).optional().openapi({
+    description: "Continue this conversation; without it a new one starts.",
+  }),
+  chatbot_id: z.uuid().max(36).optional().openapi({
+    description: "Talk to this chatbot (default: the conversation's, or a bound key's).",
+  }),
+  stream: StreamFlag,
+}).openapi("ChatMessageRequest");
+
+const ChatMessageResponse = z.object({
+  conversation_id: z.uuid().max(36),
+  message_id: z.uuid().max(36).openapi({ description: "The stored reply." }),
+  content: AnswerText.openapi({ example: "Echo: Hello! What can you do?" }),
+  model: ModelId,
+  timestamp: Timestamp,
+  tool_calls: EmptyToolList,
+  results: EmptyToolList,
+  requires_consent: ConsentRequirementSchema.optional(),
+}).openapi("ChatMessageResponse");
+
+const sendChatMessageRoute = createRoute({
+  method: "post",
+  path: "/v1/chat/messages",
+  operationId: "sendChatMessage",
+  tags: ["chat"],
+  summary: "Send a chat message and get the reply",
+  description: "The reply comes from the best-ranked model that answers (falling back down " +
+    "the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and " +
+    "`results` are always empty. " + STREAMING_DESCRIPTION,
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chat"] })] as const,
+  request: { body: jsonBody(ChatMessageBody) },
+  responses: {
+    200: jsonOrEventStream(ChatMessageResponse, "The reply."),
+    ...errorResponses([400, 401, 403, 404, 413, 415, 422, 429, 500, 503], { limited: true }),
+  },
+});
+
+export function registerChatRoutes(app: App): void {
+  app.openapi(sendChatMessageRoute, async (c) => {
+    const body = c.req.valid("json");
+    assertPromptLength(body.message, c.get("services").config.MAX_PROMPT_CHARS, "message");
+    return await respondWithTurn(c, {
+      message: body.message,
+      mode: "balanced",
+      chatbotId: body.chatbot_id,
+      conversationId: body.conversation_id,
+      stream: body.stream,
+    }, chatBody);
+  });
+}

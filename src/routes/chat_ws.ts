@@ -1,0 +1,96 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import {
+  generateOpaqueToken,
+  hashOpaqueToken,
+  looksLikeOpaqueToken,
+  WS_TICKET_PREFIX,
+} from "../auth/opaque_token.ts";
+import { ChatSocket } from "../chat/ws_session.ts";
+import { consumeWsTicket, insertWsTicket } from "../db/ws_tickets.ts";
+import { ApiError } from "../errors.ts";
+import { errorResponses, jsonResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+
+const TICKET_TTL_SECONDS = 30;
+
+const WsTicketSchema = z.object({
+  ticket: z.string().max(64).openapi({
+    example: "wst_Jm3vQ0c9aXo1WJ7m0Yk2sQ5yVfR8tLpN4hB6dE1gZ3c",
+    description: "Single use; pass it as `?ticket=` when opening the socket.",
+  }),
+  expires_in: z.number().int().min(1).max(TICKET_TTL_SECONDS).openapi({
+    format: "int32",
+    description: "Seconds until the ticket expires.",
+    example: TICKET_TTL_SECONDS,
+  }),
+}).openapi("WsTicket");
+
+const createWsTicketRoute = createRoute({
+  method: "post",
+  path: "/v1/chat/ws-ticket",
+  operationId: "createWsTicket",
+  tags: ["chat"],
+  summary: "Get a ticket to open the chat WebSocket",
+  description: [
+    `Browsers cannot set headers on a WebSocket, so the socket is opened with a single-use ` +
+    `ticket valid for ${TICKET_TTL_SECONDS} seconds: \`GET /v1/chat/ws?ticket=<ticket>\` ` +
+    "with `Upgrade: websocket`. The socket acts as the caller who created the ticket.",
+    "Refusals before the upgrade: 403 when the `Origin` header is present and not listed in " +
+    "CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the " +
+    "ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used " +
+    "or expired ticket; 503 while the server shuts down.",
+    'Client messages (JSON text): `{type:"message", message, conversation_id?, chatbot_id?}`' +
+    ' and `{type:"ping"}`. Server messages (JSON, each with `type`): `conversation_id` ' +
+    "{conversation_id}, `consent_required` {consent_request_id, chatbot_id, fields, purpose}, " +
+    "`chunk` {model, delta}, `done` (the sendChatMessage body), `error` {error, message}, " +
+    "`pong`. `tool_calls` and `results` are reserved for tool use; no tools are configured, so " +
+    "they are not sent.",
+    "Each chat message passes the same gates as HTTP: the credential must still be valid " +
+    "(else `error` unauthorized and close 1008), the per-caller rate limit, the `chat` scope, " +
+    "MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per " +
+    "socket. Pings are not rate-limited. On shutdown sockets close with 1001.",
+  ].join("\n\n"),
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chat"] })] as const,
+  responses: {
+    201: jsonResponse(WsTicketSchema, "The ticket.", { limited: true }),
+    ...errorResponses([401, 403, 413, 415, 429, 500], { limited: true }),
+  },
+});
+
+export function registerChatSocketRoutes(app: App): void {
+  app.openapi(createWsTicketRoute, async (c) => {
+    const ticket = generateOpaqueToken(WS_TICKET_PREFIX);
+    await insertWsTicket(c.get("services").sql, {
+      ticketHash: hashOpaqueToken(ticket),
+      principal: c.get("principal"),
+      expiresAt: new Date(Date.now() + TICKET_TTL_SECONDS * 1000),
+    });
+    return c.json({ ticket, expires_in: TICKET_TTL_SECONDS }, 201);
+  });
+
+  // Not an OpenAPI operation (OpenAPI cannot describe a socket): see createWsTicket.
+  app.get("/v1/chat/ws", async (c) => {
+    const services = c.get("services");
+    const origin = c.req.header("origin");
+    if (origin !== undefined && !services.config.CORS_ORIGINS.includes(origin)) {
+      throw new ApiError("forbidden", "This origin may not open chat sockets.");
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("bad_request", "Expected a WebSocket upgrade.");
+    }
+    if (services.lifecycle.draining) {
+      throw new ApiError("service_unavailable", "The server is shutting down.");
+    }
+    const ticket = c.req.query("ticket");
+    const principal = looksLikeOpaqueToken(ticket, WS_TICKET_PREFIX)
+      ? await consumeWsTicket(services.sql, hashOpaqueToken(ticket))
+      : null;
+    if (!principal) throw new ApiError("unauthorized", "Invalid, used or expired ticket.");
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    new ChatSocket(services, principal, socket);
+    return response;
+  });
+}

@@ -1,0 +1,239 @@
+import type { ModelRegistry } from "../llm/models.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import {
+  type ChatbotFields,
+  type ChatbotRow,
+  deleteChatbot,
+  findChatbot,
+  insertChatbot,
+  listChatbots,
+  updateChatbot,
+} from "../db/chatbots.ts";
+import { ApiError } from "../errors.ts";
+import { chatbotScopeOf } from "./access.ts";
+import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+
+const MAX_MODELS = 5;
+const MAX_CONTEXT_FIELDS = 50;
+const MAX_SYSTEM_PROMPT_CHARS = 8000;
+
+const ModelId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:/-]+$/).openapi({
+  example: "echo-fast",
+});
+const FieldName = z.string().trim().min(1).max(64).openapi({
+  description: "A key of the user's `user_profile` or `preferences`.",
+  example: "company",
+});
+const Temperature = z.number().min(0).max(2).openapi({ example: 0.7 });
+
+const ChatbotSchema = z.object({
+  id: z.uuid().max(36),
+  user_id: z.uuid().max(36).openapi({ description: "The owner." }),
+  name: z.string().max(100).openapi({ example: "Support" }),
+  description: z.string().max(1000).nullable(),
+  system_prompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).nullable(),
+  models: z.array(ModelId).max(MAX_MODELS),
+  temperature: Temperature.nullable(),
+  context_fields: z.array(FieldName).max(MAX_CONTEXT_FIELDS),
+  require_consent: z.boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}).openapi("Chatbot");
+
+const chatbotFields = {
+  name: z.string().trim().min(1).max(100).openapi({ example: "Support" }),
+  description: z.string().max(1000).nullable().optional(),
+  system_prompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).nullable().optional().openapi({
+    example: "You are a concise support assistant.",
+  }),
+  models: z.array(ModelId).max(MAX_MODELS).optional().openapi({
+    description: `Up to ${MAX_MODELS} model ids from listModels.`,
+  }),
+  temperature: Temperature.nullable().optional(),
+  context_fields: z.array(FieldName).max(MAX_CONTEXT_FIELDS).optional().openapi({
+    description: "Keys of `user_profile` or `preferences` this chatbot may send to a model.",
+  }),
+  require_consent: z.boolean().optional().openapi({
+    description: "Send `context_fields` only after the user consented to them.",
+  }),
+};
+
+// Unknown fields are ignored (the contract is strict only on privilege-changing writes).
+const CreateChatbotBody = z.object(chatbotFields).openapi("CreateChatbotRequest");
+const UpdateChatbotBody = z.object({ ...chatbotFields, name: chatbotFields.name.optional() })
+  .openapi("UpdateChatbotRequest");
+
+const ChatbotParams = z.object({ chatbot_id: uuid("chatbot_id") });
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+
+const createChatbotRoute = createRoute({
+  method: "post",
+  path: "/v1/chatbots",
+  operationId: "createChatbot",
+  tags: ["chatbots"],
+  summary: "Create a chatbot",
+  description: "Owned by the caller. Unknown fields are ignored; a chatbot-bound key gets 403.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
+  request: { body: jsonBody(CreateChatbotBody) },
+  responses: {
+    201: jsonResponse(ChatbotSchema, "Created.", limited),
+    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const listChatbotsRoute = createRoute({
+  method: "get",
+  path: "/v1/chatbots",
+  operationId: "listChatbots",
+  tags: ["chatbots"],
+  summary: "List your chatbots (admins: all)",
+  description: "A chatbot-bound key sees only its chatbot.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(pageOf(ChatbotSchema, "ChatbotPage"), "Chatbots, newest first.", limited),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const getChatbotRoute = createRoute({
+  method: "get",
+  path: "/v1/chatbots/{chatbot_id}",
+  operationId: "getChatbot",
+  tags: ["chatbots"],
+  summary: "Get a chatbot",
+  description: "Owner or admin; anyone else's chatbot is 404.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
+  request: { params: ChatbotParams },
+  responses: {
+    200: jsonResponse(ChatbotSchema, "The chatbot.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+const updateChatbotRoute = createRoute({
+  method: "patch",
+  path: "/v1/chatbots/{chatbot_id}",
+  operationId: "updateChatbot",
+  tags: ["chatbots"],
+  summary: "Update a chatbot",
+  description: "Owner or admin. Only the given fields change; null clears optional ones.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
+  request: { params: ChatbotParams, body: jsonBody(UpdateChatbotBody) },
+  responses: {
+    200: jsonResponse(ChatbotSchema, "The updated chatbot.", limited),
+    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const deleteChatbotRoute = createRoute({
+  method: "delete",
+  path: "/v1/chatbots/{chatbot_id}",
+  operationId: "deleteChatbot",
+  tags: ["chatbots"],
+  summary: "Delete a chatbot (its bound API keys and consents go with it)",
+  description: "Owner or admin. Conversations with it are kept, unlinked.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
+  request: { params: ChatbotParams },
+  responses: {
+    204: noContentResponse("Deleted.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+/** Chatbot models must be ids from the model registry (`listModels`). */
+function assertKnownModels(registry: ModelRegistry, models: string[] | undefined): void {
+  if (!models) return;
+  const unknown = models.filter((model) => !registry.has(model));
+  if (unknown.length > 0) {
+    throw new ApiError("validation_error", undefined, {
+      issues: [{ path: ["models"], message: `Unknown model: ${unknown.join(", ")}` }],
+    });
+  }
+}
+
+const distinct = <T>(values: T[] | undefined) => values && [...new Set(values)];
+
+function toChatbot(row: ChatbotRow) {
+  return {
+    ...row,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function registerChatbotRoutes(app: App): void {
+  app.openapi(createChatbotRoute, async (c) => {
+    const services = c.get("services");
+    const principal = c.get("principal");
+    if (principal.chatbotId) {
+      throw new ApiError("forbidden", "A chatbot-bound key cannot create chatbots.");
+    }
+    const body = c.req.valid("json");
+    assertKnownModels(services.models, body.models);
+    const fields: ChatbotFields = {
+      name: body.name,
+      description: body.description ?? null,
+      system_prompt: body.system_prompt ?? null,
+      models: distinct(body.models) ?? [],
+      temperature: body.temperature ?? null,
+      context_fields: distinct(body.context_fields) ?? [],
+      require_consent: body.require_consent ?? false,
+    };
+    const row = await insertChatbot(services.sql, principal.userId, fields);
+    return c.json(toChatbot(row), 201);
+  });
+
+  app.openapi(listChatbotsRoute, async (c) => {
+    const { sql } = c.get("services");
+    const page = c.req.valid("query");
+    const { items, total } = await listChatbots(sql, chatbotScopeOf(c.get("principal")), page);
+    return c.json(
+      { items: items.map(toChatbot), limit: page.limit, offset: page.offset, total },
+      200,
+    );
+  });
+
+  app.openapi(getChatbotRoute, async (c) => {
+    const { sql } = c.get("services");
+    const id = c.req.valid("param").chatbot_id;
+    const row = await findChatbot(sql, id, chatbotScopeOf(c.get("principal")));
+    if (!row) throw new ApiError("not_found", "No such chatbot.");
+    return c.json(toChatbot(row), 200);
+  });
+
+  app.openapi(updateChatbotRoute, async (c) => {
+    const services = c.get("services");
+    const id = c.req.valid("param").chatbot_id;
+    const body = c.req.valid("json");
+    assertKnownModels(services.models, body.models);
+    const row = await updateChatbot(services.sql, id, chatbotScopeOf(c.get("principal")), {
+      ...body,
+      models: distinct(body.models),
+      context_fields: distinct(body.context_fields),
+    });
+    if (!row) throw new ApiError("not_found", "No such chatbot.");
+    return c.json(toChatbot(row), 200);
+  });
+
+  app.openapi(deleteChatbotRoute, async (c) => {
+    const { sql, authenticator } = c.get("services");
+    const id = c.req.valid("param").chatbot_id;
+    if (!(await deleteChatbot(sql, id, chatbotScopeOf(c.get("principal"))))) {
+      throw new ApiError("not_found", "No such chatbot.");
+    }
+    // Keys bound to the chatbot were deleted with it: stop trusting cached copies here.
+    authenticator.forgetAll();
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,137 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { requireAuth } from "../auth/middleware.ts";
+import type { App } from "../app.ts";
+import type { AppEnv } from "../context.ts";
+import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
+import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
+import { requestMeta } from "./auth.ts";
+import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+
+const RespondBody = z.object({
+  consent_request_id: z.uuid().max(36),
+  approved: z.boolean(),
+}).openapi("ConsentResponseRequest");
+
+const ConsentAnswerSchema = z.object({
+  consent_request_id: z.uuid().max(36),
+  status: z.enum(["approved", "denied"]),
+  consent_token: z.string().max(64).optional().openapi({
+    description: "Proof of the grant, shown once; only its hash is stored.",
+  }),
+  message: z.string().max(300),
+}).openapi("ConsentAnswer");
+
+const ConsentSchema = z.object({
+  id: z.uuid().max(36),
+  chatbot_id: z.uuid().max(36),
+  consent_request_id: z.uuid().max(36).nullable(),
+  fields: z.array(z.string().max(64)).max(50),
+  granted_at: Timestamp,
+}).openapi("Consent");
+
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+
+const respondToConsent = createRoute({
+  method: "post",
+  path: "/v1/chat/consent",
+  operationId: "respondToConsent",
+  tags: ["chat"],
+  summary: "Approve or deny a chatbot's request to use profile fields",
+  description: "Approval stores a grant: later contexts of that chatbot include the fields. " +
+    "A request already answered is 409.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["chat"] })] as const,
+  request: { body: jsonBody(RespondBody) },
+  responses: {
+    200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", limited),
+    ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const listConsentsRoute = createRoute({
+  method: "get",
+  path: "/v1/consents",
+  operationId: "listConsents",
+  tags: ["chat"],
+  summary: "Your granted (unrevoked) consents",
+  description: "A chatbot-bound key sees only its chatbot's consents.",
+  security: anyCredential,
+  middleware: [requireAuth()] as const,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(pageOf(ConsentSchema, "ConsentPage"), "Consents, newest first.", limited),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const revokeConsentRoute = createRoute({
+  method: "delete",
+  path: "/v1/consents/{consent_id}",
+  operationId: "revokeConsent",
+  tags: ["chat"],
+  summary: "Revoke a consent",
+  description: "Later contexts of that chatbot leave the fields out again.",
+  security: anyCredential,
+  middleware: [requireAuth()] as const,
+  request: { params: z.object({ consent_id: uuid("consent_id") }) },
+  responses: {
+    204: noContentResponse("Revoked.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+/** The caller's own consents; a chatbot-bound key reaches only its chatbot's. */
+function consentOwner(c: Context<AppEnv>): ConsentOwner {
+  const principal = c.get("principal");
+  return { userId: principal.userId, chatbotId: principal.chatbotId ?? null };
+}
+
+function toConsent(row: ConsentRow) {
+  return {
+    id: row.id,
+    chatbot_id: row.chatbot_id,
+    consent_request_id: row.consent_request_id,
+    fields: row.fields,
+    granted_at: row.granted_at.toISOString(),
+  };
+}
+
+export function registerConsentRoutes(app: App): void {
+  app.openapi(respondToConsent, async (c) => {
+    const { sql } = c.get("services");
+    const body = c.req.valid("json");
+    const meta = requestMeta(c);
+    const answer = await answerConsent(sql, {
+      requestId: body.consent_request_id,
+      approved: body.approved,
+      owner: consentOwner(c),
+      audit: { ip: meta.ip, requestId: meta.requestId },
+    });
+    return c.json(answer, 200);
+  });
+
+  app.openapi(listConsentsRoute, async (c) => {
+    const { sql } = c.get("services");
+    const page = c.req.valid("query");
+    const { items, total } = await listActiveConsents(sql, { ...consentOwner(c), ...page });
+    return c.json(
+      { items: items.map(toConsent), limit: page.limit, offset: page.offset, total },
+      200,
+    );
+  });
+
+  app.openapi(revokeConsentRoute, async (c) => {
+    const { sql } = c.get("services");
+    const meta = requestMeta(c);
+    await withdrawConsent(sql, {
+      consentId: c.req.valid("param").consent_id,
+      owner: consentOwner(c),
+      audit: { ip: meta.ip, requestId: meta.requestId },
+    });
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,187 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { conversationScopeOf } from "../chat/access.ts";
+import { AnswerText, CostUsd, ModelId, TokenUsageSchema } from "../chat/schemas.ts";
+import {
+  conversationMessages,
+  type ConversationRow,
+  deleteConversation,
+  findConversation,
+  listConversations,
+  type MessageRow,
+} from "../db/conversations.ts";
+import { ApiError } from "../errors.ts";
+import { errorResponses, jsonResponse, noContentResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+
+/** getConversation returns at most this many messages: the latest ones. */
+const MAX_RETURNED_MESSAGES = 500;
+
+const ConversationFields = {
+  id: z.uuid().max(36),
+  title: z.string().max(100).nullable().openapi({ example: "How do I reset my password?" }),
+  chatbot_id: z.uuid().max(36).nullable(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  message_count: z.number().int().min(0).max(2_147_483_647).openapi({ format: "int32" }),
+};
+
+const ConversationSummary = z.object({
+  ...ConversationFields,
+  last_message_preview: z.string().max(120).nullable().openapi({
+    description: "The start of the latest message.",
+  }),
+}).openapi("ConversationSummary");
+
+const MessageSchema = z.object({
+  id: z.uuid().max(36),
+  role: z.enum(["user", "assistant", "system"]),
+  content: AnswerText,
+  model: ModelId.nullable(),
+  status: z.enum(["complete", "incomplete", "error"]).openapi({
+    description: "`incomplete`: the client left mid-stream; `error`: the model failed.",
+  }),
+  finish_reason: z.string().max(64).nullable(),
+  usage: TokenUsageSchema.nullable(),
+  cost_usd: CostUsd.nullable(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(1000) }).nullable(),
+  selected: z.boolean().nullable().openapi({
+    description: "Assistant messages: whether this was the answer returned (quality mode " +
+      "stores every model's answer).",
+  }),
+  created_at: Timestamp,
+}).openapi("ConversationMessage");
+
+const ConversationDetail = z.object({
+  ...ConversationFields,
+  messages: z.array(MessageSchema).max(MAX_RETURNED_MESSAGES).openapi({
+    description: `Oldest first; the latest ${MAX_RETURNED_MESSAGES} when there are more.`,
+  }),
+}).openapi("Conversation");
+
+const ConversationParams = z.object({ conversation_id: uuid("conversation_id") });
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+const chatAuth = requireAuth({ scopes: ["chat"] });
+
+const listConversationsRoute = createRoute({
+  method: "get",
+  path: "/v1/chat/conversations",
+  operationId: "listConversations",
+  tags: ["chat"],
+  summary: "List your conversations, most recently active first",
+  description: "A chatbot-bound key sees only its chatbot's conversations.",
+  security: anyCredential,
+  middleware: [chatAuth] as const,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(pageOf(ConversationSummary, "ConversationPage"), "Conversations.", limited),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const getConversationRoute = createRoute({
+  method: "get",
+  path: "/v1/chat/conversations/{conversation_id}",
+  operationId: "getConversation",
+  tags: ["chat"],
+  summary: "Get a conversation with its messages",
+  description: "Messages oldest first, each with its status; quality-mode turns list every " +
+    "model's answer, the selected one first.",
+  security: anyCredential,
+  middleware: [chatAuth] as const,
+  request: { params: ConversationParams },
+  responses: {
+    200: jsonResponse(ConversationDetail, "The conversation.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+const deleteConversationRoute = createRoute({
+  method: "delete",
+  path: "/v1/chat/conversations/{conversation_id}",
+  operationId: "deleteConversation",
+  tags: ["chat"],
+  summary: "Delete a conversation and its messages",
+  description: "Usage records of its model calls stay (unlinked) for accounting.",
+  security: anyCredential,
+  middleware: [chatAuth] as const,
+  request: { params: ConversationParams },
+  responses: {
+    204: noContentResponse("Deleted.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+function conversationFields(row: ConversationRow, messageCount: number) {
+  return {
+    id: row.id,
+    title: row.title,
+    chatbot_id: row.chatbot_id,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    message_count: messageCount,
+  };
+}
+
+function toMessage(row: MessageRow) {
+  const meta = row.metadata ?? {};
+  return {
+    id: row.id,
+    role: row.role,
+    content: row.content,
+    model: row.model,
+    status: row.status,
+    finish_reason: meta.finish_reason ?? null,
+    usage: meta.usage ?? null,
+    cost_usd: meta.cost_usd ?? null,
+    error: meta.error ?? null,
+    selected: meta.selected ?? null,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+export function registerConversationRoutes(app: App): void {
+  app.openapi(listConversationsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const { items, total } = await listConversations(
+      c.get("services").sql,
+      conversationScopeOf(c.get("principal")),
+      query,
+    );
+    return c.json({
+      items: items.map((row) => ({
+        ...conversationFields(row, row.message_count),
+        last_message_preview: row.last_message_preview,
+      })),
+      limit: query.limit,
+      offset: query.offset,
+      total,
+    }, 200);
+  });
+
+  app.openapi(getConversationRoute, async (c) => {
+    const { sql } = c.get("services");
+    const id = c.req.valid("param").conversation_id;
+    const row = await findConversation(sql, id, conversationScopeOf(c.get("principal")));
+    if (!row) throw new ApiError("not_found", "No such conversation.");
+    const messages = await conversationMessages(sql, id, MAX_RETURNED_MESSAGES);
+    return c.json({
+      ...conversationFields(row, messages.total),
+      messages: messages.items.map(toMessage),
+    }, 200);
+  });
+
+  app.openapi(deleteConversationRoute, async (c) => {
+    const id = c.req.valid("param").conversation_id;
+    const deleted = await deleteConversation(
+      c.get("services").sql,
+      id,
+      conversationScopeOf(c.get("principal")),
+    );
+    if (!deleted) throw new ApiError("not_found", "No such conversation.");
+    return c.body(null, 204);
+  });
+}

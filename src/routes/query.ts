@@ -1,0 +1,164 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { assertPromptLength } from "../chat/prompt.ts";
+import { respondWithTurn } from "../chat/respond.ts";
+import { chatbotQueryBody, queryBody } from "../chat/responses.ts";
+import {
+  AnswerSchema,
+  AnswerText,
+  jsonOrEventStream,
+  MessageText,
+  ModelId,
+  StreamFlag,
+  STREAMING_DESCRIPTION,
+  TotalUsageSchema,
+} from "../chat/schemas.ts";
+import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
+import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
+import { errorResponses, jsonBody } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { Timestamp, uuid } from "./shared_schemas.ts";
+
+const MAX_OUTPUT_TOKENS = 65_536;
+const MAX_LISTED_MODELS = 20;
+
+const QueryBody = z.object({
+  prompt: MessageText("What is a capability-based security model?"),
+  mode: z.enum(QUERY_MODES).openapi({
+    description: "`speed`: the fastest healthy model; `balanced`: the best-ranked, falling " +
+      "back down the ranking; `quality`: up to `max_models` top models in parallel.",
+    example: "balanced",
+  }),
+  max_models: z.number().int().min(1).max(MAX_QUALITY_MODELS).optional().openapi({
+    format: "int32",
+    description: `Quality mode: how many models answer (default 3, max ${MAX_QUALITY_MODELS}).`,
+  }),
+  models: z.array(ModelId).min(1).max(MAX_LISTED_MODELS).optional().openapi({
+    description: "Restricts the candidates to these ids from listModels (unknown ids: 422).",
+  }),
+  chatbot_id: z.uuid().max(36).optional().openapi({
+    description: "Answer as this chatbot: its system prompt, models, temperature and the " +
+      "user context it may see (`models` and `temperature` given here take precedence). A " +
+      "chatbot-bound key may name only its own chatbot, and uses it by default.",
+  }),
+  conversation_id: z.uuid().max(36).optional().openapi({
+    description: "Continue this conversation (its recent history goes to the model).",
+  }),
+  stream: StreamFlag,
+  temperature: z.number().min(0).max(2).optional().openapi({ example: 0.7 }),
+  max_tokens: z.number().int().min(1).max(MAX_OUTPUT_TOKENS).optional().openapi({
+    format: "int32",
+    description: "Upper bound of generated tokens per model.",
+  }),
+}).openapi("QueryRequest");
+
+const QueryResponse = z.object({
+  id: z.uuid().max(36).openapi({ description: "The query; also the id of the stored prompt." }),
+  conversation_id: z.uuid().max(36),
+  mode: z.enum(QUERY_MODES),
+  answers: z.array(AnswerSchema).max(32).openapi({
+    description: "Every model call: quality mode one per model in rank order; speed and " +
+      "balanced list failed attempts before the answer that succeeded.",
+  }),
+  selected: z.number().int().min(0).max(31).nullable().openapi({
+    format: "int32",
+    description: "Index of the best-ranked successful answer.",
+  }),
+  usage: TotalUsageSchema,
+  requires_consent: ConsentRequirementSchema.optional(),
+  timestamp: Timestamp,
+}).openapi("QueryResponse");
+
+const ChatbotQueryBody = z.object({
+  message: MessageText("How do I reset my password?"),
+  conversation_id: z.uuid().max(36).optional(),
+  stream: StreamFlag,
+}).openapi("ChatbotQueryRequest");
+
+const ChatbotQueryResponse = z.object({
+  chatbot_id: z.uuid().max(36),
+  chatbot_name: z.string().max(100),
+  conversation_id: z.uuid().max(36),
+  message_id: z.uuid().max(36).openapi({ description: "The stored answer." }),
+  user_message: AnswerText,
+  user_context: UserContextSchema.openapi({
+    description: "What the chatbot was allowed to know about the user for this answer.",
+  }),
+  answer: AnswerText.openapi({ example: "Open Settings, then Security." }),
+  model: ModelId,
+  usage: TotalUsageSchema,
+  requires_consent: ConsentRequirementSchema.optional(),
+  timestamp: Timestamp,
+}).openapi("ChatbotQueryResponse");
+
+const limited = { limited: true };
+const llmErrors = [400, 401, 403, 404, 413, 415, 422, 429, 500, 503] as const;
+
+const queryRoute = createRoute({
+  method: "post",
+  path: "/v1/query",
+  operationId: "query",
+  tags: ["query"],
+  summary: "Ask one or several models",
+  description: "One failing model never fails the request while another answered; when every " +
+    "model fails the answer is 503. " + STREAMING_DESCRIPTION,
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["query"] })] as const,
+  request: { body: jsonBody(QueryBody) },
+  responses: {
+    200: jsonOrEventStream(QueryResponse, "The answers."),
+    ...errorResponses([...llmErrors], limited),
+  },
+});
+
+const queryChatbotRoute = createRoute({
+  method: "post",
+  path: "/v1/chatbots/{chatbot_id}/query",
+  operationId: "queryChatbot",
+  tags: ["query"],
+  summary: "Ask a chatbot",
+  description: "Uses the chatbot's system prompt, models and temperature, and the user " +
+    "context its `context_fields` and the user's consent allow; fields awaiting consent are " +
+    "left out and `requires_consent` says which. " + STREAMING_DESCRIPTION,
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["query"] })] as const,
+  request: {
+    params: z.object({ chatbot_id: uuid("chatbot_id") }),
+    body: jsonBody(ChatbotQueryBody),
+  },
+  responses: {
+    200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer."),
+    ...errorResponses([...llmErrors], limited),
+  },
+});
+
+export function registerQueryRoutes(app: App): void {
+  app.openapi(queryRoute, async (c) => {
+    const body = c.req.valid("json");
+    assertPromptLength(body.prompt, c.get("services").config.MAX_PROMPT_CHARS, "prompt");
+    return await respondWithTurn(c, {
+      message: body.prompt,
+      mode: body.mode,
+      models: body.models,
+      maxModels: body.max_models,
+      chatbotId: body.chatbot_id,
+      conversationId: body.conversation_id,
+      temperature: body.temperature,
+      maxTokens: body.max_tokens,
+      stream: body.stream,
+    }, queryBody);
+  });
+
+  app.openapi(queryChatbotRoute, async (c) => {
+    const body = c.req.valid("json");
+    assertPromptLength(body.message, c.get("services").config.MAX_PROMPT_CHARS, "message");
+    return await respondWithTurn(c, {
+      message: body.message,
+      mode: "balanced",
+      chatbotId: c.req.valid("param").chatbot_id,
+      conversationId: body.conversation_id,
+      stream: body.stream,
+    }, (turn, record) => chatbotQueryBody(turn, record, body.message));
+  });
+}

@@ -1,0 +1,144 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import {
+  buildUserContext,
+  DEFAULT_MAX_MESSAGES,
+  MAX_CONTEXT_MESSAGES,
+} from "../context/user_context.ts";
+import { findChatbot } from "../db/chatbots.ts";
+import { replaceUserDetails, type UserDetailsRow } from "../db/user_details.ts";
+import { findUserById } from "../db/users.ts";
+import { ApiError } from "../errors.ts";
+import { authorizeUserTarget, chatbotScopeOf } from "./access.ts";
+import { UserContextSchema } from "./context_schemas.ts";
+import { boundedJsonObject } from "./json_limits.ts";
+import { errorResponses, jsonBody, jsonResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import { Timestamp } from "./shared_schemas.ts";
+import { UserParams } from "./users.ts";
+
+const MAX_PROFILE_DATA_CHARS = 16_000;
+
+const UserDetailsBody = z.object({
+  profile: boundedJsonObject("Free-form profile facts; its keys join `user_profile`."),
+  preferences: boundedJsonObject("Free-form preferences (language, tone, ...)."),
+  profile_data: z.string().max(MAX_PROFILE_DATA_CHARS).nullable().optional().openapi({
+    description: `Free text about the user, at most ${MAX_PROFILE_DATA_CHARS} characters.`,
+    example: "Prefers short answers with code samples.",
+  }),
+}).strict().openapi("UserDetailsRequest", {
+  description: "Replaces all details at once. Unknown fields are 422.",
+});
+
+const UserDetailsSchema = z.object({
+  user_id: z.uuid().max(36),
+  profile: boundedJsonObject("Free-form profile facts."),
+  preferences: boundedJsonObject("Free-form preferences."),
+  profile_data: z.string().max(MAX_PROFILE_DATA_CHARS).nullable(),
+  updated_at: Timestamp,
+}).openapi("UserDetails");
+
+const ContextQuery = z.object({
+  chatbot_id: z.uuid().max(36).optional().openapi({
+    description: "Only this chatbot's `context_fields` (and, if it requires consent, the " +
+      "consented ones). A chatbot-bound key always gets its chatbot's context.",
+  }),
+  conversation_id: z.uuid().max(36).optional().openapi({
+    description: "One of the user's conversations, for `conversation_context`.",
+  }),
+  max_messages: z.coerce.number().int().min(1).max(MAX_CONTEXT_MESSAGES)
+    .default(DEFAULT_MAX_MESSAGES).openapi({
+      type: "integer",
+      format: "int32",
+      minimum: 1,
+      maximum: MAX_CONTEXT_MESSAGES,
+      example: DEFAULT_MAX_MESSAGES,
+    }),
+});
+
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+
+const putUserDetails = createRoute({
+  method: "put",
+  path: "/v1/users/{user_id}/details",
+  operationId: "putUserDetails",
+  tags: ["users"],
+  summary: "Replace a user's profile, preferences and profile text",
+  description: "Yourself, or anyone as an admin. One atomic replace; bounded sizes are 422, " +
+    "a body over the request limit 413.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
+  request: { params: UserParams, body: jsonBody(UserDetailsBody) },
+  responses: {
+    200: jsonResponse(UserDetailsSchema, "The stored details.", limited),
+    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const getUserContext = createRoute({
+  method: "get",
+  path: "/v1/users/{user_id}/context",
+  operationId: "getUserContext",
+  tags: ["users"],
+  summary: "The LLM-ready context of a user",
+  description: "With `chatbot_id`, fields the chatbot needs consent for are left out and " +
+    "`requires_consent` names the consent request to answer.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
+  request: { params: UserParams, query: ContextQuery },
+  responses: {
+    200: jsonResponse(UserContextSchema, "The context.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+function toUserDetails(row: UserDetailsRow) {
+  return {
+    user_id: row.user_id,
+    profile: row.profile,
+    preferences: row.preferences,
+    profile_data: row.profile_data,
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function registerUserContextRoutes(app: App): void {
+  app.openapi(putUserDetails, async (c) => {
+    const { sql } = c.get("services");
+    const userId = c.req.valid("param").user_id;
+    const body = c.req.valid("json");
+    authorizeUserTarget(c.get("principal"), userId, "manage");
+    if (!(await findUserById(sql, userId))) throw new ApiError("not_found", "No such user.");
+    const row = await replaceUserDetails(sql, {
+      userId,
+      profile: body.profile,
+      preferences: body.preferences,
+      profileData: body.profile_data ?? null,
+    });
+    return c.json(toUserDetails(row), 200);
+  });
+
+  app.openapi(getUserContext, async (c) => {
+    const { sql } = c.get("services");
+    const principal = c.get("principal");
+    const userId = c.req.valid("param").user_id;
+    const query = c.req.valid("query");
+    authorizeUserTarget(principal, userId, "manage");
+    const chatbotId = query.chatbot_id ?? principal.chatbotId ?? null;
+    const chatbot = chatbotId ? await findChatbot(sql, chatbotId, chatbotScopeOf(principal)) : null;
+    if (chatbotId && !chatbot) throw new ApiError("not_found", "No such chatbot.");
+    const { context, requiresConsent } = await buildUserContext(sql, {
+      userId,
+      chatbot,
+      conversationId: query.conversation_id ?? null,
+      maxMessages: query.max_messages,
+      principal,
+    });
+    return c.json(
+      { ...context, ...(requiresConsent ? { requires_consent: requiresConsent } : {}) },
+      200,
+    );
+  });
+}

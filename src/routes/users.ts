@@ -1,0 +1,221 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app.ts";
+import type { RequestMeta } from "../auth/session_service.ts";
+import type { Principal } from "../auth/principal.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { recordAuditEvent } from "../db/audit.ts";
+import type { Tx } from "../db/tx.ts";
+import { eraseUser, listUsers, lockUser, updateUser } from "../db/user_admin.ts";
+import { findUserById, type UserRow } from "../db/users.ts";
+import { ApiError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { actsAsAdmin, authorizeUserTarget } from "./access.ts";
+import { requestMeta } from "./auth.ts";
+import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { anyCredential } from "./security.ts";
+import {
+  pageOf,
+  PageQuery,
+  RoleSchema,
+  TierSchema,
+  toUser,
+  UserSchema,
+  uuid,
+} from "./shared_schemas.ts";
+
+const ShortName = z.string().trim().min(1).max(100).nullable().optional();
+const LongName = z.string().trim().min(1).max(200).nullable().optional();
+
+const UpdateUserBody = z.object({
+  display_name: ShortName.openapi({ example: "Ada" }),
+  first_name: ShortName.openapi({ example: "Ada" }),
+  last_name: ShortName.openapi({ example: "Lovelace" }),
+  company: LongName.openapi({ example: "Analytical Engines" }),
+  job_title: LongName.openapi({ example: "Engineer" }),
+  role: RoleSchema.optional().openapi({ description: "Admin only; revokes every session." }),
+  tier: TierSchema.optional().openapi({ description: "Admin only." }),
+  disabled: z.boolean().optional().openapi({
+    description: "Admin only; disabling revokes every session.",
+  }),
+}).strict().openapi("UpdateUserRequest", {
+  description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
+});
+
+/** Fields only an admin may send, even about themselves. */
+const PRIVILEGED_FIELDS = ["role", "tier", "disabled"] as const;
+
+const ListUsersQuery = PageQuery.extend({
+  q: z.string().trim().min(1).max(254).optional().openapi({
+    description: "Case-insensitive match on email, display name, first/last name or company.",
+    example: "ada",
+  }),
+});
+
+export const UserParams = z.object({ user_id: uuid("user_id") });
+const limited = { limited: true };
+const authErrors = [401, 403, 429, 500] as const;
+
+const listUsersRoute = createRoute({
+  method: "get",
+  path: "/v1/users",
+  operationId: "listUsers",
+  tags: ["users"],
+  summary: "List and search users (moderator or admin)",
+  description: "Lower roles get 403. API keys need `profile:read`.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:read"], minRole: "moderator" })] as const,
+  request: { query: ListUsersQuery },
+  responses: {
+    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", limited),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const getUserRoute = createRoute({
+  method: "get",
+  path: "/v1/users/{user_id}",
+  operationId: "getUser",
+  tags: ["users"],
+  summary: "Get a user (yourself; moderators and admins: anyone)",
+  description: "Another user is 404 to a plain user, exactly like a missing one.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
+  request: { params: UserParams },
+  responses: {
+    200: jsonResponse(UserSchema, "The user.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+const updateUserRoute = createRoute({
+  method: "patch",
+  path: "/v1/users/{user_id}",
+  operationId: "updateUser",
+  tags: ["users"],
+  summary: "Update a user's names, company and job title (admins: also role, tier, disabled)",
+  description:
+    "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
+  request: { params: UserParams, body: jsonBody(UpdateUserBody) },
+  responses: {
+    200: jsonResponse(UserSchema, "The updated user.", limited),
+    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const deleteUserRoute = createRoute({
+  method: "delete",
+  path: "/v1/users/{user_id}",
+  operationId: "deleteUser",
+  tags: ["users"],
+  summary: "Erase a user and everything they own (yourself, or anyone as an admin)",
+  description:
+    "Sessions, keys, chatbots, conversations, consents and details go in one transaction; " +
+    "audit events stay, anonymised.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
+  request: { params: UserParams },
+  responses: {
+    204: noContentResponse("Erased.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+/** Revokes sessions and writes the audit trail for role, tier and disabled changes. */
+async function applyPrivilegeChanges(
+  tx: Tx,
+  services: Services,
+  change: { before: UserRow; after: UserRow; actor: Principal; meta: RequestMeta },
+): Promise<void> {
+  const { before, after, actor, meta } = change;
+  const audit = (action: string, detail: Record<string, unknown> = {}) =>
+    recordAuditEvent(tx, {
+      action,
+      userId: after.id,
+      actorId: actor.userId,
+      ip: meta.ip,
+      requestId: meta.requestId,
+      detail,
+    });
+  const roleChanged = before.role !== after.role;
+  const disabledNow = !before.disabled && after.disabled;
+  if (roleChanged || disabledNow) {
+    await services.sessions.revokeAllOfUser(tx, after.id, disabledNow ? "disabled" : "role_change");
+  }
+  if (roleChanged) await audit("user.role_change", { from: before.role, to: after.role });
+  if (disabledNow) await audit("user.disable");
+  if (before.disabled && !after.disabled) await audit("user.enable");
+  if (before.tier !== after.tier) {
+    await audit("user.tier_change", { from: before.tier, to: after.tier });
+  }
+}
+
+export function registerUserRoutes(app: App): void {
+  app.openapi(listUsersRoute, async (c) => {
+    const { sql } = c.get("services");
+    const query = c.req.valid("query");
+    const { items, total } = await listUsers(sql, query);
+    return c.json(
+      { items: items.map(toUser), limit: query.limit, offset: query.offset, total },
+      200,
+    );
+  });
+
+  app.openapi(getUserRoute, async (c) => {
+    const { sql } = c.get("services");
+    const userId = c.req.valid("param").user_id;
+    authorizeUserTarget(c.get("principal"), userId, "view");
+    const user = await findUserById(sql, userId);
+    if (!user) throw new ApiError("not_found", "No such user.");
+    return c.json(toUser(user), 200);
+  });
+
+  app.openapi(updateUserRoute, async (c) => {
+    const services = c.get("services");
+    const principal = c.get("principal");
+    const userId = c.req.valid("param").user_id;
+    const patch = c.req.valid("json");
+    authorizeUserTarget(principal, userId, "manage");
+    const privileged = PRIVILEGED_FIELDS.filter((field) => patch[field] !== undefined);
+    if (privileged.length > 0 && !actsAsAdmin(principal)) {
+      throw new ApiError("forbidden", `Only admins change ${privileged.join(", ")}.`, {
+        fields: privileged,
+      });
+    }
+    const meta = requestMeta(c);
+    const updated = await services.sql.begin(async (tx) => {
+      const before = await lockUser(tx, userId);
+      if (!before) return null;
+      const after = (await updateUser(tx, userId, patch))!;
+      await applyPrivilegeChanges(tx, services, { before, after, actor: principal, meta });
+      return after;
+    });
+    if (!updated) throw new ApiError("not_found", "No such user.");
+    return c.json(toUser(updated), 200);
+  });
+
+  app.openapi(deleteUserRoute, async (c) => {
+    const { sql, sessions } = c.get("services");
+    const principal = c.get("principal");
+    const userId = c.req.valid("param").user_id;
+    authorizeUserTarget(principal, userId, "manage");
+    const bySelf = userId === principal.userId;
+    const meta = requestMeta(c);
+    const erased = await sql.begin(async (tx) => {
+      // Revoking first also drops this instance's cached credentials of the user.
+      await sessions.revokeAllOfUser(tx, userId, "user_deleted");
+      if (!(await eraseUser(tx, userId))) return false;
+      await recordAuditEvent(tx, {
+        action: "user.delete",
+        actorId: bySelf ? null : principal.userId,
+        ip: bySelf ? null : meta.ip,
+        requestId: meta.requestId,
+        detail: { by: bySelf ? "self" : "admin" },
+      });
+      return true;
+    });
+    if (!erased) throw new ApiError("not_found", "No such user.");
+    return c.body(null, 204);
+  });
+}
