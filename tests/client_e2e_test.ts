@@ -1,0 +1,167 @@
+/**
+ * A whole user journey through the generated client only, over real HTTP.
+ * The first step also regenerates the client's types from the live
+ * /openapi.json: a route change that the committed client does not reflect
+ * fails here, and a breaking one fails type-checking of this file.
+ */
+import assert from "node:assert/strict";
+import { createGatehouseClient } from "../clients/typescript/mod.ts";
+import { generateSchemaTypes, SCHEMA_FILE } from "../scripts/client_codegen.ts";
+import { startServer } from "../src/server.ts";
+import { startTestApp } from "./support/harness.ts";
+
+/** Reads an SSE body into its events. */
+async function readEvents(
+  body: ReadableStream<Uint8Array>,
+): Promise<{ event: string; data: string }[]> {
+  const text = await new Response(body).text();
+  return text.split("\n\n").filter((block) => /^event:/m.test(block)).map((block) => ({
+    event: /^event: ?(.*)$/m.exec(block)?.[1] ?? "",
+    data: block.split("\n").filter((l) => l.startsWith("data:")).map((l) =>
+      l.replace(/^data: ?/, "")
+    )
+      .join("\n"),
+  }));
+}
+
+/** Streaming operations declare JSON and SSE bodies; a JSON call gets the object. */
+function json<T>(data: T | string | undefined): T {
+  assert.ok(data !== undefined && typeof data !== "string", "expected a JSON body");
+  return data as T;
+}
+
+Deno.test("generated client: the whole journey over HTTP", async (t) => {
+  const h = await startTestApp();
+  const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  try {
+    await t.step("the committed client matches the live /openapi.json", async () => {
+      const live = await (await fetch(`${baseUrl}/openapi.json`)).json();
+      const fresh = await generateSchemaTypes(live);
+      const committed = await Deno.readTextFile(SCHEMA_FILE);
+      assert.ok(fresh === committed, "clients/typescript is stale: run `deno task client`");
+    });
+
+    const gh = createGatehouseClient(baseUrl);
+    const email = `journey-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const password = "tidal-marble-compass";
+    let refreshToken = "";
+    let chatbotId = "";
+    let conversationId = "";
+
+    await t.step("register, login, refresh", async () => {
+      const reg = await gh.POST("/v1/auth/register", {
+        body: { email, password, display_name: "Journey" },
+      });
+      assert.equal(reg.response.status, 201);
+      assert.equal(reg.data?.user.email, email);
+      const login = await gh.POST("/v1/auth/login", { body: { email, password } });
+      assert.equal(login.response.status, 200);
+      const refreshed = await gh.POST("/v1/auth/refresh", {
+        body: { refresh_token: login.data!.refresh_token },
+      });
+      assert.equal(refreshed.response.status, 200);
+      refreshToken = refreshed.data!.refresh_token;
+      gh.setToken(refreshed.data!.access_token);
+      const bad = await gh.POST("/v1/auth/login", {
+        body: { email, password: "not-the-password" },
+      });
+      assert.equal(bad.response.status, 401);
+      assert.equal(bad.error?.error, "unauthorized");
+    });
+
+    await t.step("create a chatbot and set details", async () => {
+      const me = await gh.GET("/v1/auth/me");
+      const userId = me.data!.id;
+      const details = await gh.PUT("/v1/users/{user_id}/details", {
+        params: { path: { user_id: userId } },
+        body: { profile: { favourite_language: "TypeScript" }, preferences: { tone: "brief" } },
+      });
+      assert.equal(details.response.status, 200);
+      const bot = await gh.POST("/v1/chatbots", {
+        body: {
+          name: "Helper",
+          system_prompt: "Be brief.",
+          context_fields: ["display_name", "favourite_language"],
+        },
+      });
+      assert.equal(bot.response.status, 201);
+      chatbotId = bot.data!.id;
+    });
+
+    await t.step("query in every mode", async () => {
+      for (const mode of ["speed", "balanced", "quality"] as const) {
+        const res = await gh.POST("/v1/query", {
+          body: { prompt: `hello in ${mode}`, mode, chatbot_id: chatbotId },
+        });
+        assert.equal(res.response.status, 200, mode);
+        const body = json(res.data);
+        assert.equal(body.mode, mode);
+        assert.ok(body.answers.length >= 1);
+        const selected = body.answers[body.selected ?? 0]!;
+        assert.match(selected.content, new RegExp(`hello in ${mode}`));
+        conversationId = body.conversation_id;
+      }
+    });
+
+    await t.step("stream an answer", async () => {
+      const res = await gh.POST("/v1/query", {
+        body: { prompt: "stream me please", mode: "speed", stream: true },
+        parseAs: "stream",
+      });
+      assert.equal(res.response.status, 200);
+      assert.match(res.response.headers.get("content-type") ?? "", /text\/event-stream/);
+      const events = await readEvents(res.data as unknown as ReadableStream<Uint8Array>);
+      assert.equal(events[0]?.event, "meta");
+      assert.equal(events.at(-1)?.event, "done");
+      const text = events.filter((e) => e.event === "chunk").map((e) => JSON.parse(e.data).delta)
+        .join("");
+      assert.match(text, /stream me please/);
+    });
+
+    await t.step("list conversations", async () => {
+      const list = await gh.GET("/v1/chat/conversations", { params: { query: { limit: 10 } } });
+      assert.equal(list.response.status, 200);
+      assert.ok(list.data!.items.some((c) => c.id === conversationId));
+      const one = await gh.GET("/v1/chat/conversations/{conversation_id}", {
+        params: { path: { conversation_id: conversationId } },
+      });
+      assert.ok(one.data!.messages.length >= 2);
+    });
+
+    await t.step("mint an API key and use it", async () => {
+      const created = await gh.POST("/v1/api-keys", {
+        body: { name: "journey key", scopes: ["query", "usage:read"] },
+      });
+      assert.equal(created.response.status, 201);
+      const keyClient = createGatehouseClient(baseUrl, { token: created.data!.key });
+      const who = await keyClient.GET("/v1/auth/whoami");
+      assert.equal(who.data!.principal.type, "api_key");
+      const q = await keyClient.POST("/v1/query", {
+        body: { prompt: "from a key", mode: "speed" },
+      });
+      assert.equal(q.response.status, 200);
+      const denied = await keyClient.GET("/v1/chatbots");
+      assert.equal(denied.response.status, 403, "the key lacks chatbots:read");
+    });
+
+    await t.step("read usage", async () => {
+      const usage = await gh.GET("/v1/usage", { params: { query: { group_by: "model" } } });
+      assert.equal(usage.response.status, 200);
+      const requests = usage.data!.items.reduce((sum, row) => sum + row.requests, 0);
+      assert.ok(requests >= 5, `usage rows counted: ${requests}`);
+    });
+
+    await t.step("logout", async () => {
+      const out = await gh.POST("/v1/auth/logout", { body: {} });
+      assert.equal(out.response.status, 204);
+      const after = await gh.GET("/v1/auth/whoami");
+      assert.equal(after.response.status, 401);
+      const refresh = await gh.POST("/v1/auth/refresh", { body: { refresh_token: refreshToken } });
+      assert.equal(refresh.response.status, 401);
+    });
+  } finally {
+    await server.shutdown();
+    await h.close();
+  }
+});
