@@ -18,4 +18,4 @@ ENV PORT=8000 HOSTNAME=0.0.0.0
 EXPOSE 8000
 
 # Same permissions as `deno task start`.
-CMD ["deno", "run", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "--allow-write=.data", "--allow-sys", "main.ts"]
+CMD ["deno", "run", "--cached-only", "--allow-net", "--allow-env", "--allow-read", "--allow-write=.data", "main.ts"]

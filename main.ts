@@ -21,19 +21,21 @@ async function main(): Promise<void> {
   }
   const { config, log } = services;
   const app = createApp(services);
-  const baseUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
-  // Embedded mode is for trying things: seed demo data into an empty database.
-  if (config.SEED_DEMO ?? config.mode === "embedded") {
-    const demo = await seedDemo(services);
-    if (demo) console.log(demoBanner(demo, baseUrl));
-  }
   const server = startServer(app, services, { port: config.PORT, hostname: config.HOSTNAME });
+  const localUrl = `http://${
+    server.hostname === "0.0.0.0" ? "localhost" : server.hostname
+  }:${server.port}`;
   log.info("listening", {
-    url: `http://${server.hostname === "0.0.0.0" ? "localhost" : server.hostname}:${server.port}`,
+    url: localUrl,
     docs: "/docs",
     mode: config.mode,
     database: services.db.description,
   });
+  // Embedded mode is for trying things: seed demo data into an empty database.
+  if (config.SEED_DEMO ?? config.mode === "embedded") {
+    const demo = await seedDemo(services);
+    if (demo) console.log(demoBanner(demo, config.PUBLIC_URL ?? localUrl));
+  }
 
   const stop = async (signal: string) => {
     log.info("signal received", { signal });

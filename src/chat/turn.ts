@@ -201,6 +201,7 @@ export class Turn {
       unlink();
     }
     const result = await stream.result;
+    services.metrics.recordAnswers(result.answers);
     const answerMessageIds = await persistTurn(services.sql, {
       principal,
       turnId: this.id,
