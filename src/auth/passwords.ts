@@ -65,11 +65,13 @@ export class PasswordHashFormatError extends Error {
 // runs async scrypt on its (large) blocking thread pool, so without a cap a
 // burst of logins could allocate gigabytes. Excess requests queue instead.
 
-let maxConcurrent = Math.max(2, Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 4));
+// One core is left to the event loop: on a 2-core machine two parallel
+// derivations starve it and request latency jumps (measured by `deno task bench`).
+let maxConcurrent = Math.max(1, Math.min(8, (globalThis.navigator?.hardwareConcurrency ?? 4) - 1));
 let active = 0;
 const waiters: (() => void)[] = [];
 
-/** Tune how many scrypt derivations may run at once (default: CPUs, 2..8). */
+/** Tune how many scrypt derivations may run at once (default: CPUs - 1, 1..8). */
 export function setPasswordHashConcurrency(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError("concurrency must be an integer >= 1");
   maxConcurrent = n;
