@@ -1,0 +1,684 @@
+/**
+ * `deno task bench`: the load benchmark (issue #6).
+ *
+ * One run starts a bare Deno.serve hello-world (the ceiling) and the service in
+ * self-hosted mode against real Postgres and Redis (a throwaway database and key
+ * prefix), drives load from separate processes (autocannon through npx; small
+ * custom clients here for streaming and logins), prints a table and writes
+ * bench/results.json. See the README's "Performance" section.
+ *
+ * Flags: --embedded (also measure embedded mode), --cpu-prof (service CPU profile
+ * into bench/profiles/), --only=<id,...> (a subset of scenarios), --strict (exit 1
+ * when a target is missed). Settings: BENCH_* environment variables, below.
+ */
+import { envSchema } from "../src/config.ts";
+import { AUTOCANNON, ensureAutocannon, type LoadSpec, runLoad } from "./autocannon.ts";
+import { type Credentials, floodLogins, measureStreamTtfb, setUpCredentials } from "./clients.ts";
+import { createBenchDatabase, deleteRedisPrefix } from "./infra.ts";
+import {
+  cpuSeconds,
+  delay,
+  freePort,
+  loadAverage,
+  readProcFile,
+  residentSetBytes,
+  sampleRss,
+  type Server,
+  startServer,
+  tail,
+} from "./processes.ts";
+import { type ProbeReport, runProbeProcess } from "./probe.ts";
+import { judge, renderTable, type ScenarioResult, type TargetOutcome } from "./report.ts";
+
+const REPO_ROOT = new URL("..", import.meta.url).pathname;
+const RESULTS_FILE = new URL("./results.json", import.meta.url).pathname;
+const PROFILE_DIR = new URL("./profiles", import.meta.url).pathname;
+
+const SCENARIOS = [
+  "liveness",
+  "whoami_api_key",
+  "whoami_jwt",
+  "query_echo",
+  "query_stream",
+  "login_flood",
+] as const;
+type ScenarioId = (typeof SCENARIOS)[number];
+
+interface Options {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  streamConcurrency: number;
+  loginConcurrency: number;
+  probeRate: number;
+  settleSeconds: number;
+  /** Extra service settings for experiments (BENCH_SERVICE_ENV, a JSON object). */
+  serviceEnv: Record<string, string>;
+  databaseUrl: string;
+  redisUrl: string;
+  logLevel: string;
+  embedded: boolean;
+  cpuProf: boolean;
+  strict: boolean;
+  only: Set<ScenarioId>;
+}
+
+function readOptions(args: string[]): Options {
+  const int = (name: string, fallback: number, min = 1) => {
+    const raw = Deno.env.get(name);
+    const value = raw === undefined || raw === "" ? fallback : Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new Error(`${name} must be an integer >= ${min}`);
+    }
+    return value;
+  };
+  const flags = new Set(args.filter((a) => !a.startsWith("--only=")));
+  for (const flag of flags) {
+    if (!["--embedded", "--cpu-prof", "--strict"].includes(flag)) {
+      throw new Error(
+        `unknown argument ${flag} (use --embedded, --cpu-prof, --strict, --only=<ids>)`,
+      );
+    }
+  }
+  const onlyArg = args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+  const only = new Set<ScenarioId>();
+  for (const id of onlyArg ? onlyArg.split(",") : SCENARIOS) {
+    if (!(SCENARIOS as readonly string[]).includes(id)) {
+      throw new Error(`unknown scenario ${id}; known: ${SCENARIOS.join(", ")}`);
+    }
+    only.add(id as ScenarioId);
+  }
+  return {
+    connections: int("BENCH_CONNECTIONS", 32),
+    durationSeconds: int("BENCH_DURATION", 10),
+    warmupSeconds: int("BENCH_WARMUP", 3, 0),
+    streamConcurrency: int("BENCH_STREAM_CONCURRENCY", 4),
+    loginConcurrency: int("BENCH_LOGIN_CONCURRENCY", 8),
+    probeRate: int("BENCH_PROBE_RATE", 200),
+    settleSeconds: int("BENCH_SETTLE", 20, 0),
+    serviceEnv: parseServiceEnv(Deno.env.get("BENCH_SERVICE_ENV")),
+    databaseUrl: Deno.env.get("BENCH_DATABASE_URL") ||
+      "postgres://postgres@127.0.0.1:5432/postgres",
+    redisUrl: Deno.env.get("BENCH_REDIS_URL") || "redis://127.0.0.1:6379",
+    logLevel: Deno.env.get("BENCH_LOG_LEVEL") || "info",
+    embedded: flags.has("--embedded"),
+    cpuProf: flags.has("--cpu-prof"),
+    strict: flags.has("--strict"),
+    only,
+  };
+}
+
+function parseServiceEnv(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  const value = JSON.parse(raw) as unknown;
+  if (
+    typeof value !== "object" || value === null || Array.isArray(value) ||
+    Object.values(value).some((v) => typeof v !== "string")
+  ) {
+    throw new Error(
+      'BENCH_SERVICE_ENV must be a JSON object of strings, e.g. {"LOG_LEVEL":"warn"}',
+    );
+  }
+  return value as Record<string, string>;
+}
+
+/** Cleanup steps, run once, last registered first, each one even if another fails. */
+class Cleanup {
+  readonly #steps: { name: string; run: () => Promise<unknown> }[] = [];
+  #done: Promise<void> | undefined;
+
+  add(name: string, run: () => Promise<unknown>): void {
+    this.#steps.push({ name, run });
+  }
+
+  run(): Promise<void> {
+    this.#done ??= (async () => {
+      for (const step of this.#steps.reverse()) {
+        try {
+          await step.run();
+        } catch (error) {
+          console.error(`cleanup: ${step.name} failed: ${error}`);
+        }
+      }
+    })();
+    return this.#done;
+  }
+}
+
+/** Every setting the service reads, blank (= default) unless the benchmark sets it. */
+function serviceEnv(settings: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) env[key] = "";
+  return { ...env, ...settings };
+}
+
+function serviceArgs(options: Options): string[] {
+  // The permissions of the `start` task.
+  return [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write=.data",
+    "--allow-sys",
+    ...(options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    "main.ts",
+  ];
+}
+
+/** Generous quotas: every request still goes through the limiter, none is refused. */
+function limiterSettings(options: Options): Record<string, string> {
+  const huge = 1_000_000_000;
+  return {
+    RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: huge, per_day: huge } }),
+    RATE_LIMIT_IP_PER_MINUTE: "1000000",
+    MAX_STREAMS_PER_PRINCIPAL: String(Math.max(4, options.streamConcurrency)),
+  };
+}
+
+function randomSuffix(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(5)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+function randomSecret(): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(48))));
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  const read = readProcFile;
+  const cpuinfo = await read("/proc/cpuinfo");
+  const meminfo = await read("/proc/meminfo");
+  const node = await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output()
+    .then((o) => new TextDecoder().decode(o.stdout).trim()).catch(() => null);
+  return {
+    cpus: navigator.hardwareConcurrency,
+    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? null,
+    memory_mb: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) / 1024),
+    os: `${Deno.build.os} ${(await read("/proc/sys/kernel/osrelease")).trim()}`,
+    deno: Deno.version.deno,
+    node,
+  };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const QUERY_BODY = JSON.stringify({
+  prompt: "Benchmark prompt: say something short.",
+  mode: "speed",
+  models: ["echo-fast"],
+});
+
+/** Warms up with the same load, then measures it. */
+async function loadScenario(
+  options: Options,
+  id: string,
+  title: string,
+  spec: Omit<LoadSpec, "connections" | "durationSeconds">,
+  server: Server,
+): Promise<ScenarioResult> {
+  const load = { connections: options.connections, ...spec };
+  if (options.warmupSeconds > 0) await runLoad({ ...load, durationSeconds: options.warmupSeconds });
+  const cpuBefore = await cpuSeconds(server.pid);
+  const r = await runLoad({ ...load, durationSeconds: options.durationSeconds });
+  const cpuAfter = await cpuSeconds(server.pid);
+  const result: ScenarioResult = {
+    id,
+    title,
+    requestsPerSecond: r.requestsPerSecond,
+    p50Ms: r.latencyMs.p50,
+    p99Ms: r.latencyMs.p99,
+    ratio: null, // set once the ceiling is known (see withRatios)
+    cpuMsPerRequest: cpuPerRequest(cpuBefore, cpuAfter, r.ok),
+    failures: r.non2xx + r.errors + r.timeouts,
+    detail: { latency_ms: r.latencyMs, status_codes: r.statusCodes, requests: r.total },
+  };
+  progress(result);
+  return result;
+}
+
+function cpuPerRequest(before: number | null, after: number | null, requests: number) {
+  return before === null || after === null || requests === 0
+    ? null
+    : round(((after - before) * 1000) / requests, 4);
+}
+
+function progress(r: ScenarioResult): void {
+  const rps = r.requestsPerSecond === null ? "" : `${r.requestsPerSecond.toFixed(0)} req/s, `;
+  const failed = r.failures > 0 ? `, ${r.failures} FAILED` : "";
+  const cpu = r.cpuMsPerRequest ? `, ${r.cpuMsPerRequest} CPU ms/req` : "";
+  console.log(`  ${r.title}: ${rps}p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${cpu}${failed}`);
+}
+
+/** The scenarios common to both modes (liveness, whoami, query). */
+async function requestScenarios(
+  options: Options,
+  server: Server,
+  credentials: Credentials,
+  prefix = "",
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const c = options.connections;
+  if (options.only.has("liveness")) {
+    results.push(
+      await loadScenario(options, "liveness", `${prefix}getLiveness`, {
+        url: `${server.url}/health/live`,
+      }, server),
+    );
+  }
+  if (options.only.has("whoami_api_key")) {
+    results.push(
+      await loadScenario(options, "whoami_api_key", `${prefix}whoami, API key (${c} conn.)`, {
+        url: `${server.url}/v1/auth/whoami`,
+        headers: bearer(credentials.apiKey),
+      }, server),
+    );
+  }
+  if (options.only.has("whoami_jwt")) {
+    results.push(
+      await loadScenario(options, "whoami_jwt", `${prefix}whoami, JWT`, {
+        url: `${server.url}/v1/auth/whoami`,
+        headers: bearer(credentials.accessToken),
+      }, server),
+    );
+  }
+  if (options.only.has("query_echo")) {
+    results.push(
+      await loadScenario(options, "query_echo", `${prefix}query, echo-fast, speed (stored)`, {
+        url: `${server.url}/v1/query`,
+        method: "POST",
+        headers: { ...bearer(credentials.apiKey), "content-type": "application/json" },
+        body: QUERY_BODY,
+      }, server),
+    );
+  }
+  return results;
+}
+
+async function streamScenario(
+  options: Options,
+  server: Server,
+  credentials: Credentials,
+): Promise<ScenarioResult> {
+  const n = options.streamConcurrency;
+  if (options.warmupSeconds > 0) {
+    await measureStreamTtfb(server.url, credentials.apiKey, n, options.warmupSeconds);
+  }
+  const cpuBefore = await cpuSeconds(server.pid);
+  const s = await measureStreamTtfb(server.url, credentials.apiKey, n, options.durationSeconds);
+  const cpuAfter = await cpuSeconds(server.pid);
+  const result: ScenarioResult = {
+    id: "query_stream",
+    title: `query streaming, time to first chunk (${n} streams)`,
+    requestsPerSecond: s.perSecond,
+    p50Ms: round(s.p50),
+    p99Ms: round(s.p99),
+    ratio: null,
+    cpuMsPerRequest: cpuPerRequest(cpuBefore, cpuAfter, s.count),
+    failures: s.errors,
+    detail: { streams: s.count, ttfb_max_ms: round(s.max) },
+  };
+  progress(result);
+  return result;
+}
+
+/**
+ * Liveness probed at a fixed, evenly spaced rate (bench/probe.ts, its own
+ * process), first alone and then while logins keep scrypt busy.
+ */
+async function loginFloodScenarios(
+  options: Options,
+  server: Server,
+  credentials: Credentials,
+): Promise<ScenarioResult[]> {
+  const url = `${server.url}/health/live`;
+  const rate = `${options.probeRate} req/s`;
+  const asResult = (id: string, title: string, p: ProbeReport): ScenarioResult => ({
+    id,
+    title,
+    requestsPerSecond: p.ok / p.seconds,
+    p50Ms: p.latencyMs.p50,
+    p99Ms: p.latencyMs.p99,
+    ratio: null,
+    failures: p.failed,
+    detail: { liveness_latency_ms: p.latencyMs, probe_late_sends: p.lateSends },
+  });
+
+  const idle = await runProbeProcess(url, options.probeRate, options.durationSeconds);
+  const baseline = asResult("liveness_probe", `getLiveness at ${rate}, idle`, idle);
+  progress(baseline);
+
+  const stop = new AbortController();
+  const logins = floodLogins(server.url, credentials, options.loginConcurrency, stop.signal);
+  await delay(1_000); // every login loop is hashing before the probe starts
+  let during: ProbeReport;
+  try {
+    during = await runProbeProcess(url, options.probeRate, options.durationSeconds);
+  } finally {
+    stop.abort();
+  }
+  const flood = await logins;
+  const result = asResult(
+    "login_flood",
+    `getLiveness at ${rate} during ${options.loginConcurrency} concurrent logins`,
+    during,
+  );
+  result.failures += flood.errors;
+  result.detail = {
+    ...result.detail,
+    logins: {
+      completed: flood.count,
+      per_second: round(flood.perSecond),
+      p50_ms: round(flood.p50),
+      p99_ms: round(flood.p99),
+      failed: flood.errors,
+    },
+  };
+  progress(result);
+  console.log(
+    `    logins: ${flood.count} (${flood.perSecond.toFixed(1)}/s), p50 ${
+      flood.p50.toFixed(0)
+    } ms, ` +
+      `p99 ${
+        flood.p99.toFixed(0)
+      } ms, ${flood.errors} failed; probe sends late: ${during.lateSends}`,
+  );
+  return [baseline, result];
+}
+
+/** One ceiling row: the mean of the runs before and after the request scenarios. */
+function combineCeiling(before: ScenarioResult, after: ScenarioResult): ScenarioResult {
+  const rps = (before.requestsPerSecond! + after.requestsPerSecond!) / 2;
+  const result: ScenarioResult = {
+    id: "ceiling",
+    title: "ceiling: bare Deno.serve (mean of 2 runs)",
+    requestsPerSecond: rps,
+    p50Ms: Math.max(before.p50Ms!, after.p50Ms!),
+    p99Ms: Math.max(before.p99Ms!, after.p99Ms!),
+    ratio: 1,
+    cpuMsPerRequest: before.cpuMsPerRequest && after.cpuMsPerRequest
+      ? round((before.cpuMsPerRequest + after.cpuMsPerRequest) / 2, 4)
+      : null,
+    failures: before.failures + after.failures,
+    detail: {
+      before_rps: Math.round(before.requestsPerSecond!),
+      after_rps: Math.round(after.requestsPerSecond!),
+    },
+  };
+  console.log(
+    `  ceiling: ${rps.toFixed(0)} req/s (before ${before.requestsPerSecond!.toFixed(0)}, ` +
+      `after ${after.requestsPerSecond!.toFixed(0)})`,
+  );
+  return result;
+}
+
+function withRatios(results: ScenarioResult[], ceilingRps: number): ScenarioResult[] {
+  return results.map((r) => ({
+    ...r,
+    ratio: r.requestsPerSecond === null ? null : r.requestsPerSecond / ceilingRps,
+  }));
+}
+
+const round = (n: number, digits = 2) => Number.isFinite(n) ? Number(n.toFixed(digits)) : n;
+const megabytes = (bytes: number | null) => bytes === null ? null : round(bytes / 2 ** 20, 1);
+
+interface ModeReport {
+  scenarios: ScenarioResult[];
+  rss_mb: number | null;
+  idle_rss_mb: number | null;
+  rss_after_request_scenarios_mb?: number | null;
+  peak_rss_mb?: number | null;
+  settled_rss_mb?: number | null;
+  targets?: TargetOutcome[];
+}
+
+async function main(): Promise<number> {
+  const options = readOptions(Deno.args);
+  const suffix = randomSuffix();
+  const logDir = await Deno.makeTempDir({ prefix: "gatehouse-bench-" });
+  const cleanup = new Cleanup();
+  const onSignal = () => {
+    console.error("\ninterrupted: cleaning up");
+    void cleanup.run().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let keepLogs = false;
+
+  try {
+    const autocannon = await ensureAutocannon();
+    const host = await machine();
+    const loadAtStart = await loadAverage();
+    console.log(
+      `Gatehouse benchmark: ${host.cpus} CPUs (${host.cpu_model}), Deno ${host.deno}, ` +
+        `${autocannon} on Node ${host.node}`,
+    );
+    console.log(
+      `  ${options.connections} connections, ${options.durationSeconds} s per scenario after ` +
+        `a ${options.warmupSeconds} s warm-up; service LOG_LEVEL=${options.logLevel}; logs in ${logDir}`,
+    );
+    if (Object.keys(options.serviceEnv).length > 0) {
+      console.log(`  service settings overridden: ${JSON.stringify(options.serviceEnv)}`);
+    }
+    if (loadAtStart !== null && loadAtStart > 0.5) {
+      console.log(
+        `  WARNING: load average ${loadAtStart} before the run: other processes compete for ` +
+          `the CPUs, so throughput is understated and latency overstated.`,
+      );
+    }
+
+    const database = await createBenchDatabase(options.databaseUrl, suffix);
+    cleanup.add(`drop database ${database.name}`, () => database.drop());
+    const prefix = `gatehouse-bench:${suffix}`;
+    cleanup.add(`delete Redis keys ${prefix}:*`, async () => {
+      const deleted = await deleteRedisPrefix(options.redisUrl, prefix);
+      console.log(`cleanup: dropped ${database.name}, deleted ${deleted} Redis keys`);
+    });
+
+    const ceilingPort = freePort();
+    const ceiling = await startServer({
+      name: "ceiling",
+      args: ["run", "--allow-net", "--allow-env=PORT,HOSTNAME", "bench/ceiling.ts"],
+      env: { PORT: String(ceilingPort), HOSTNAME: "127.0.0.1" },
+      port: ceilingPort,
+      cwd: REPO_ROOT,
+      logDir,
+      readyPath: "/",
+    });
+    cleanup.add("stop ceiling", () => ceiling.stop());
+
+    const servicePort = freePort();
+    if (options.cpuProf) await Deno.mkdir(PROFILE_DIR, { recursive: true });
+    const service = await startServer({
+      name: "service",
+      args: serviceArgs(options),
+      env: serviceEnv({
+        PORT: String(servicePort),
+        HOSTNAME: "127.0.0.1",
+        DATABASE_URL: database.url,
+        REDIS_URL: options.redisUrl,
+        RATE_LIMIT_PREFIX: prefix,
+        JWT_SECRET: randomSecret(),
+        LOG_LEVEL: options.logLevel,
+        SEED_DEMO: "false",
+        ...limiterSettings(options),
+        ...options.serviceEnv,
+      }),
+      port: servicePort,
+      cwd: REPO_ROOT,
+      logDir,
+      readyPath: "/health/ready",
+    });
+    cleanup.add("stop service", () => service.stop());
+    const idleRss = megabytes(await residentSetBytes(service.pid));
+    const rssSampler = sampleRss(service.pid);
+    const credentials = await setUpCredentials(service.url, suffix);
+
+    console.log("self-hosted (Postgres + Redis):");
+    const ceilingSpec = { url: `${ceiling.url}/` };
+    const ceilingBefore = await loadScenario(
+      options,
+      "ceiling",
+      "ceiling (before)",
+      ceilingSpec,
+      ceiling,
+    );
+    const requests = await requestScenarios(options, service, credentials);
+    const ceilingAfter = await loadScenario(
+      options,
+      "ceiling",
+      "ceiling (after)",
+      ceilingSpec,
+      ceiling,
+    );
+    const rssAfterRequests = megabytes(await residentSetBytes(service.pid));
+    // The machine's speed drifts (2 shared cores): the ceiling is the mean of both runs.
+    const ceilingResult = combineCeiling(ceilingBefore, ceilingAfter);
+    const ceilingRps = ceilingResult.requestsPerSecond!;
+    const scenarios = [ceilingResult, ...withRatios(requests, ceilingRps)];
+    if (options.only.has("query_stream")) {
+      scenarios.push(await streamScenario(options, service, credentials));
+    }
+    if (options.only.has("login_flood")) {
+      scenarios.push(...await loginFloodScenarios(options, service, credentials));
+    }
+    const rss = megabytes(await residentSetBytes(service.pid));
+    const peakRss = megabytes(await rssSampler.stop());
+    // V8 keeps the heap it grew under load for a while; its memory reducer gives it back.
+    await delay(options.settleSeconds * 1000);
+    const settledRss = megabytes(await residentSetBytes(service.pid));
+    console.log(
+      `  RSS: ${idleRss} MB idle before load, ${rssAfterRequests} MB after the request ` +
+        `scenarios, ${peakRss} MB peak, ${rss} MB after all scenarios, ${settledRss} MB ` +
+        `${options.settleSeconds} s later`,
+    );
+    const outcomes = judge(scenarios, rss);
+    const selfHosted: ModeReport = {
+      scenarios,
+      rss_mb: rss,
+      idle_rss_mb: idleRss,
+      rss_after_request_scenarios_mb: rssAfterRequests,
+      peak_rss_mb: peakRss,
+      settled_rss_mb: settledRss,
+      targets: outcomes,
+    };
+    await service.stop();
+    if (options.cpuProf) console.log(`  CPU profile of the service written to ${PROFILE_DIR}/`);
+
+    let embedded: ModeReport | undefined;
+    if (options.embedded) {
+      embedded = await embeddedMode(options, logDir, cleanup, ceilingRps, suffix);
+    }
+
+    console.log("\nSelf-hosted mode (Postgres + Redis), targets of issue #6:\n");
+    console.log(renderTable(scenarios, outcomes, rss));
+    if (embedded) {
+      console.log("\nEmbedded mode (PGlite in-process, in-memory limiter), no targets:\n");
+      console.log(renderTable(embedded.scenarios, [], embedded.rss_mb));
+    }
+    const missed = outcomes.filter((o) => !o.pass);
+    console.log(
+      missed.length === 0
+        ? "\nAll targets met."
+        : `\n${missed.length} target(s) missed: ${
+          missed.map((o) => `${o.scenario} ${o.metric}=${o.actual?.toFixed(2)}`).join(", ")
+        }`,
+    );
+
+    await Deno.writeTextFile(
+      RESULTS_FILE,
+      JSON.stringify(
+        {
+          generated_at: new Date().toISOString(),
+          machine: {
+            ...host,
+            load_average_start: loadAtStart,
+            load_average_end: await loadAverage(),
+          },
+          load_generator: AUTOCANNON,
+          settings: {
+            connections: options.connections,
+            duration_s: options.durationSeconds,
+            warmup_s: options.warmupSeconds,
+            stream_concurrency: options.streamConcurrency,
+            login_concurrency: options.loginConcurrency,
+            probe_rate: options.probeRate,
+            settle_s: options.settleSeconds,
+            service_env_overrides: options.serviceEnv,
+            service_log_level: options.logLevel,
+            password_scrypt_log_n: 17,
+          },
+          self_hosted: selfHosted,
+          ...(embedded ? { embedded } : {}),
+          all_targets_met: missed.length === 0,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    console.log(`Results written to ${RESULTS_FILE}`);
+    return options.strict && missed.length > 0 ? 1 : 0;
+  } catch (error) {
+    keepLogs = true;
+    console.error(`benchmark failed: ${error instanceof Error ? error.message : error}`);
+    console.error(`last service log lines:\n${await tail(`${logDir}/service.log`, 10)}`);
+    console.error(`service logs kept in ${logDir}`);
+    return 2;
+  } finally {
+    await cleanup.run();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (!keepLogs) await Deno.remove(logDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The same request scenarios against embedded mode (PGlite, in-memory limiter). */
+async function embeddedMode(
+  options: Options,
+  logDir: string,
+  cleanup: Cleanup,
+  ceilingRps: number,
+  suffix: string,
+): Promise<ModeReport> {
+  const port = freePort();
+  const server = await startServer({
+    name: "embedded",
+    args: serviceArgs({ ...options, cpuProf: false }),
+    env: serviceEnv({
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+      DATA_DIR: "memory://",
+      LOG_LEVEL: options.logLevel,
+      SEED_DEMO: "false",
+      ...limiterSettings(options),
+      ...options.serviceEnv,
+    }),
+    port,
+    cwd: REPO_ROOT,
+    logDir,
+    readyPath: "/health/ready",
+  });
+  cleanup.add("stop embedded service", () => server.stop());
+  const idleRss = megabytes(await residentSetBytes(server.pid));
+  const credentials = await setUpCredentials(server.url, suffix);
+  console.log("embedded (PGlite + in-memory limiter):");
+  const scenarios = withRatios(
+    await requestScenarios(options, server, credentials, "embedded: "),
+    ceilingRps,
+  );
+  const rss = megabytes(await residentSetBytes(server.pid));
+  await server.stop();
+  return { scenarios, rss_mb: rss, idle_rss_mb: idleRss };
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    // Bad options: nothing was started yet.
+    console.error(error instanceof Error ? error.message : error);
+    Deno.exit(2);
+  }
+}
