@@ -9,6 +9,8 @@ export interface Server {
   stop(graceMs?: number): Promise<void>;
   /** Resolves with the exit code when the process ends on its own or is stopped. */
   exited: Promise<number>;
+  /** Throws, with the end of its log, when the process is no longer running. */
+  assertRunning(during: string): Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -68,6 +70,14 @@ export async function startServer(options: SpawnOptions): Promise<Server> {
     pid: child.pid,
     logFile,
     exited,
+    assertRunning: async (during) => {
+      if (!gone) return;
+      throw new Error(
+        `${options.name} exited (code ${await exited}) during ${during}; last log lines:\n${await tail(
+          logFile,
+        )}`,
+      );
+    },
     stop: async (graceMs = 15_000) => {
       if (gone) return;
       try {

@@ -224,6 +224,7 @@ async function loadScenario(
   const cpuBefore = await cpuSeconds(server.pid);
   const r = await runLoad({ ...load, durationSeconds: options.durationSeconds });
   const cpuAfter = await cpuSeconds(server.pid);
+  await server.assertRunning(title);
   const result: ScenarioResult = {
     id,
     title,
@@ -309,6 +310,7 @@ async function streamScenario(
   const cpuBefore = await cpuSeconds(server.pid);
   const s = await measureStreamTtfb(server.url, credentials.apiKey, n, options.durationSeconds);
   const cpuAfter = await cpuSeconds(server.pid);
+  await server.assertRunning("the streaming scenario");
   const result: ScenarioResult = {
     id: "query_stream",
     title: `query streaming, time to first chunk (${n} streams)`,
@@ -360,6 +362,7 @@ async function loginFloodScenarios(
     stop.abort();
   }
   const flood = await logins;
+  await server.assertRunning("the login flood");
   const result = asResult(
     "login_flood",
     `getLiveness at ${rate} during ${options.loginConcurrency} concurrent logins`,
