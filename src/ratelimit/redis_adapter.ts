@@ -9,8 +9,9 @@
  * (only the built-in HTTP client sets it), so results are returned as plain JSON values.
  */
 import { Redis, type Requester, type UpstashRequest, type UpstashResponse } from "@upstash/redis";
-import { ErrorReply, MultiErrorReply } from "redis";
+import { ErrorReply } from "redis";
 import { LuaScriptCompat } from "./lua_compat.ts";
+import { execTransaction, type Json, toJson } from "./resp_replies.ts";
 import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
 
 export interface RedisAdapterOptions extends RedisConnectionOptions {
@@ -31,7 +32,6 @@ export interface UpstashOverRedis {
   close(): Promise<void>;
 }
 
-type Json = string | number | null | Json[];
 type Outcome = UpstashResponse<Json>;
 
 export function createRedisRequester(
@@ -63,20 +63,10 @@ export function createRedisRequester(
   const multiExec = async (body: unknown): Promise<Outcome[]> => {
     const prepared = toCommandList(body).map((command) => compat.prepare(toArgs(command)));
     const client = await connection.get();
-    const multi = client.multi();
-    for (const { args } of prepared) multi.addCommand(args);
-    let replies: unknown[];
-    try {
-      replies = await withTimeout(multi.exec(), commandTimeoutMs, "MULTI/EXEC timed out");
-    } catch (error) {
-      // Per-command failures inside an executed transaction are reported per command.
-      if (!(error instanceof MultiErrorReply)) throw error;
-      replies = error.replies;
-    }
-    return replies.map((reply, i) =>
-      reply instanceof ErrorReply
-        ? { error: reply.message }
-        : { result: toJson(prepared[i] ? prepared[i].mapReply(reply) : reply) }
+    return await execTransaction(
+      client.multi(),
+      prepared,
+      (exec) => withTimeout(exec, commandTimeoutMs, "MULTI/EXEC timed out"),
     );
   };
 
@@ -130,16 +120,6 @@ function toCommandList(body: unknown): unknown[] {
     throw new TypeError("Expected a non-empty array of Redis commands");
   }
   return body;
-}
-
-/** RESP2 reply -> the JSON value the Upstash REST API would have returned. */
-function toJson(reply: unknown): Json {
-  if (reply === null || reply === undefined) return null;
-  if (typeof reply === "string" || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return reply.map(toJson);
-  if (reply instanceof Error) return reply.message; // nested error inside an array reply
-  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
-  return String(reply);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

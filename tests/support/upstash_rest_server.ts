@@ -14,8 +14,14 @@
  * rewrites scripts and their SHAs exactly as Upstash would accept them (via LuaScriptCompat).
  * The client-side code under test is therefore unmodified @upstash/redis + our REST config.
  */
-import { createClient, ErrorReply, MultiErrorReply } from "redis";
+import { createClient, ErrorReply } from "redis";
 import { LuaScriptCompat, type PreparedCommand } from "../../src/ratelimit/lua_compat.ts";
+import {
+  execTransaction,
+  type Json,
+  type RestReply,
+  toJson,
+} from "../../src/ratelimit/resp_replies.ts";
 
 export interface UpstashRestServer {
   url: string;
@@ -23,8 +29,7 @@ export interface UpstashRestServer {
   close(): Promise<void>;
 }
 
-type Json = string | number | null | Json[];
-type Reply = { result: Json } | { error: string };
+type Reply = RestReply;
 
 interface RespClient {
   sendCommand(args: readonly string[]): Promise<unknown>;
@@ -60,20 +65,7 @@ export async function startUpstashRestServer(
       if ("error" in args) return commands.map(() => args);
       prepared.push(compat.prepare(args));
     }
-    const multi = redis.multi();
-    for (const { args } of prepared) multi.addCommand(args);
-    let replies: unknown[];
-    try {
-      replies = await multi.exec();
-    } catch (error) {
-      if (!(error instanceof MultiErrorReply)) throw error;
-      replies = error.replies;
-    }
-    return replies.map((reply, i) =>
-      reply instanceof ErrorReply
-        ? { error: reply.message }
-        : { result: toJson(prepared[i] ? prepared[i].mapReply(reply) : reply) }
-    );
+    return await execTransaction(redis.multi(), prepared);
   };
 
   const handler = async (request: Request): Promise<Response> => {
@@ -132,14 +124,6 @@ function toArgs(command: unknown): string[] | { error: string } {
     else return { error: "ERR command arguments must be strings or numbers" };
   }
   return args;
-}
-
-function toJson(reply: unknown): Json {
-  if (reply === null || reply === undefined) return null;
-  if (typeof reply === "string" || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return reply.map(toJson);
-  if (reply instanceof Error) return reply.message;
-  return String(reply);
 }
 
 function encodeReply(reply: Reply, base64: boolean): Reply {
