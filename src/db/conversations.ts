@@ -47,14 +47,8 @@ export interface MessageRow {
   created_at: Date;
 }
 
-export interface NewMessage {
-  id: string;
-  role: MessageRole;
-  content: string;
-  model: string | null;
-  status: MessageStatus;
-  metadata: MessageMetadata | null;
-}
+/** A message as written; the database stamps `created_at`. */
+export type NewMessage = Omit<MessageRow, "created_at">;
 
 const PREVIEW_CHARS = 120;
 
