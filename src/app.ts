@@ -2,11 +2,11 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context.ts";
 import { ApiError, errorBody } from "./errors.ts";
+import { corsPolicy } from "./middleware/cors_policy.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
 import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
@@ -66,25 +66,7 @@ export function createApp(services: Services): App {
 
   app.use("*", requestContext(services));
   app.use("*", secureHeaders());
-  app.use(
-    "*",
-    cors({
-      origin: config.CORS_ORIGINS,
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "X-API-Key", "X-Request-Id"],
-      exposeHeaders: [
-        "X-Request-Id",
-        "X-RateLimit-Limit",
-        "X-RateLimit-Remaining",
-        "X-RateLimit-Reset",
-        "RateLimit-Policy",
-        "RateLimit",
-        "Retry-After",
-      ],
-      credentials: config.CORS_ORIGINS.length > 0,
-      maxAge: 600,
-    }),
-  );
+  app.use("*", corsPolicy(config.CORS_ORIGINS));
   app.use(
     "*",
     bodyLimit({

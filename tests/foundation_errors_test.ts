@@ -200,6 +200,23 @@ Deno.test("CORS allows only the configured origins", async () => {
     });
     await foreign.body?.cancel();
     assert.equal(foreign.headers.get("access-control-allow-origin"), null);
+
+    // A simple (non-preflight) request from the allowed origin exposes our headers.
+    const simple = await h.request("/health/live", {
+      headers: { origin: "https://app.example.com" },
+    });
+    await simple.body?.cancel();
+    assert.equal(simple.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.match(simple.headers.get("access-control-expose-headers") ?? "", /X-Request-Id/);
+    assert.match(simple.headers.get("vary") ?? "", /Origin/);
+    assert.ok(simple.headers.get("x-request-id"));
+
+    // Without an Origin (servers, probes) there is nothing to allow, but caches must still vary.
+    const server = await h.request("/health/live");
+    await server.body?.cancel();
+    assert.equal(server.headers.get("access-control-allow-origin"), null);
+    assert.match(server.headers.get("vary") ?? "", /Origin/);
+    assert.ok(server.headers.get("x-request-id"));
   } finally {
     await h.close();
   }

@@ -226,3 +226,32 @@ if (REDIS_URL) {
     }
   });
 }
+
+if (REDIS_URL) {
+  const url = REDIS_URL;
+
+  Deno.test("redis adapter drops a connection that stops answering and reconnects", async () => {
+    const errors: string[] = [];
+    const requester = createRedisRequester(url, {
+      commandTimeoutMs: 200,
+      onError: (error) => errors.push(String(error)),
+    });
+    const pauseMs = 1500;
+    try {
+      assert.deepEqual(await requester.request({ body: ["echo", "before"] }), {
+        result: "before",
+      });
+      // CLIENT PAUSE holds every client's commands unanswered, as a wedged server would.
+      await withRaw(url, (send) => send(["CLIENT", "PAUSE", String(pauseMs), "ALL"]));
+      await assert.rejects(requester.request({ body: ["echo", "during"] }));
+      assert.ok(
+        errors.some((e) => e.includes("no reply from Redis for 200 ms")),
+        `the stall was detected and reported: ${errors.join("; ")}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      assert.deepEqual(await requester.request({ body: ["echo", "after"] }), { result: "after" });
+    } finally {
+      await requester.close();
+    }
+  });
+}

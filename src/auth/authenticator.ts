@@ -5,7 +5,7 @@ import { getSessionStatus, type SessionStatus } from "../db/sessions.ts";
 import { ApiError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { hashApiKey, looksLikeApiKey } from "./api_key_format.ts";
-import { InvalidTokenError, type TokenService } from "./jwt.ts";
+import { type AccessClaims, InvalidTokenError, type TokenService } from "./jwt.ts";
 import { type Principal, type Role, type Scope, scopesOfRole } from "./principal.ts";
 import { TouchBuffer } from "./touch_buffer.ts";
 import { TtlCache } from "./ttl_cache.ts";
@@ -17,6 +17,13 @@ import { touchSessions } from "../db/sessions.ts";
  * Revocation reaches every instance within this bound (the contract says 5 s).
  */
 export const CREDENTIAL_CACHE_MS = 2_000;
+
+/**
+ * How long a verified access token's claims are reused, keyed by the exact
+ * token text (never past its `exp`). Signature checks were the largest cost of
+ * a JWT request; the session behind the token is still checked as above.
+ */
+export const VERIFIED_TOKEN_CACHE_MS = 60_000;
 
 /** Credentials as presented on a request. */
 export interface PresentedCredentials {
@@ -31,6 +38,7 @@ export interface PresentedCredentials {
 export class Authenticator {
   readonly #keyCache = new TtlCache<ApiKeyCredential | null>(CREDENTIAL_CACHE_MS);
   readonly #sessionCache = new TtlCache<SessionStatus | null>(CREDENTIAL_CACHE_MS);
+  readonly #verifiedTokens = new TtlCache<AccessClaims>(VERIFIED_TOKEN_CACHE_MS);
   readonly #keyTouches: TouchBuffer;
   readonly #sessionTouches: TouchBuffer;
 
@@ -101,10 +109,13 @@ export class Authenticator {
     };
   }
 
-  async #fromAccessToken(token: string): Promise<Principal> {
-    let claims;
+  async #verify(token: string): Promise<AccessClaims> {
+    const cached = this.#verifiedTokens.get(token);
+    if (cached) return cached;
     try {
-      claims = await this.tokens.verifyAccessToken(token);
+      const claims = await this.tokens.verifyAccessToken(token);
+      this.#verifiedTokens.set(token, claims, claims.exp * 1000 - Date.now());
+      return claims;
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         this.log.debug("access token rejected", { reason: error.reason });
@@ -112,6 +123,10 @@ export class Authenticator {
       }
       throw error;
     }
+  }
+
+  async #fromAccessToken(token: string): Promise<Principal> {
+    const claims = await this.#verify(token);
     let session = this.#sessionCache.get(claims.sid);
     if (session === undefined) {
       session = await getSessionStatus(this.sql, claims.sid);
@@ -146,6 +161,7 @@ export class Authenticator {
   }
 
   forgetAll(): void {
+    this.#verifiedTokens.clear();
     this.#sessionCache.clear();
     this.#keyCache.clear();
   }

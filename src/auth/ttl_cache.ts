@@ -17,13 +17,15 @@ export class TtlCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V): void {
+  /** `ttlMs` may shorten (never extend) the cache's lifetime for this entry. */
+  set(key: string, value: V, ttlMs = this.ttlMs): void {
+    if (ttlMs <= 0) return;
     if (this.#entries.size >= this.maxEntries) {
       // Map iteration order is insertion order: drop the oldest entry.
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, expires: Date.now() + this.ttlMs });
+    this.#entries.set(key, { value, expires: Date.now() + Math.min(ttlMs, this.ttlMs) });
   }
 
   delete(key: string): void {

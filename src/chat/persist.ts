@@ -1,12 +1,7 @@
 import type { Principal } from "../auth/principal.ts";
 import type { Sql } from "../db/client.ts";
-import {
-  insertConversation,
-  insertMessages,
-  type NewMessage,
-  touchConversation,
-} from "../db/conversations.ts";
-import { insertUsageRecords } from "../db/usage.ts";
+import type { NewMessage } from "../db/conversations.ts";
+import { storeTurn } from "../db/turns.ts";
 import type { Answer, QueryResult } from "../llm/mod.ts";
 import { usageRecordsOf } from "./usage_accounting.ts";
 
@@ -30,7 +25,7 @@ export function titleFrom(message: string): string {
 
 /**
  * Stores the user's message, every answer and a usage row per model call in
- * one transaction, so a conversation never shows a question without its
+ * one atomic statement, so a conversation never shows a question without its
  * answers nor usage without the turn. Returns the ids of the answer messages,
  * index-aligned with `result.answers`.
  *
@@ -59,23 +54,16 @@ export async function persistTurn(sql: Sql, turn: TurnToStore): Promise<string[]
       answerMessage(answerIds[i]!, result.answers[i]!, turn.turnId, i === result.selected)
     ),
   ];
-  await sql.begin(async (tx) => {
-    let linked = true;
-    if (conversation.isNew) {
-      await insertConversation(tx, {
-        id: conversation.id,
-        userId: principal.userId,
-        chatbotId: conversation.chatbotId,
-        title: titleFrom(turn.message),
-      });
-    } else {
-      linked = await touchConversation(tx, conversation.id, principal.userId);
-    }
-    if (linked) await insertMessages(tx, conversation.id, messages);
-    await insertUsageRecords(
-      tx,
-      usageRecordsOf(principal, linked ? conversation.id : null, result.answers),
-    );
+  await storeTurn(sql, {
+    conversation: {
+      id: conversation.id,
+      userId: principal.userId,
+      chatbotId: conversation.chatbotId,
+      title: titleFrom(turn.message),
+      isNew: conversation.isNew,
+    },
+    messages,
+    usage: usageRecordsOf(principal, result.answers),
   });
   return answerIds;
 }

@@ -7,16 +7,11 @@ import type { Answer } from "../llm/mod.ts";
  * is accounted for what upstream was asked to do (tokens come from the
  * provider when reported, else the shared estimate; nothing generated is 0).
  */
-export function usageRecordsOf(
-  principal: Principal,
-  conversationId: string | null,
-  answers: readonly Answer[],
-): NewUsageRecord[] {
+export function usageRecordsOf(principal: Principal, answers: readonly Answer[]): NewUsageRecord[] {
   return answers.map((answer) => ({
     userId: principal.userId,
     apiKeyId: principal.apiKeyId ?? null,
     model: answer.model,
-    conversationId,
     inputTokens: answer.usage.input_tokens,
     outputTokens: answer.usage.output_tokens,
     costUsd: answer.cost_usd,

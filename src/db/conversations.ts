@@ -1,5 +1,5 @@
 import type { MessageRole, MessageStatus } from "./conversation_reads.ts";
-import type { Db, Tx } from "./tx.ts";
+import type { Db } from "./tx.ts";
 
 /**
  * Conversation writes and listings. History for prompts is read through
@@ -114,38 +114,4 @@ export async function deleteConversation(
   const rows = await sql`
     delete from conversations c where c.id = ${id} and ${inScope(sql, scope)} returning c.id`;
   return rows.length > 0;
-}
-
-export async function insertConversation(
-  tx: Tx,
-  input: { id: string; userId: string; chatbotId: string | null; title: string },
-): Promise<void> {
-  await tx`
-    insert into conversations (id, user_id, chatbot_id, title)
-    values (${input.id}, ${input.userId}, ${input.chatbotId}, ${input.title})`;
-}
-
-/**
- * Marks new activity on an existing conversation; false when it is gone (deleted
- * while an answer was being generated).
- */
-export async function touchConversation(tx: Tx, id: string, userId: string): Promise<boolean> {
-  const rows = await tx`
-    update conversations set updated_at = now()
-    where id = ${id} and user_id = ${userId} returning id`;
-  return rows.length > 0;
-}
-
-/** Appends messages in the given order (`seq` keeps it; they share `created_at`). */
-export async function insertMessages(
-  tx: Tx,
-  conversationId: string,
-  messages: NewMessage[],
-): Promise<void> {
-  for (const m of messages) {
-    await tx`
-      insert into messages (id, conversation_id, role, content, model, status, metadata)
-      values (${m.id}, ${conversationId}, ${m.role}, ${m.content}, ${m.model}, ${m.status},
-              ${m.metadata ? tx.json(m.metadata as never) : null})`;
-  }
 }

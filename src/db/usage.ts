@@ -8,7 +8,6 @@ export interface NewUsageRecord {
   userId: string;
   apiKeyId: string | null;
   model: string;
-  conversationId: string | null;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -23,35 +22,6 @@ export interface UsageSummaryRow {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
-}
-
-export async function insertUsageRecords(sql: Db, records: NewUsageRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  const rows = records.map((r) => ({
-    user_id: r.userId,
-    api_key_id: r.apiKeyId,
-    model: r.model,
-    conversation_id: r.conversationId,
-    input_tokens: r.inputTokens,
-    output_tokens: r.outputTokens,
-    cost_usd: r.costUsd,
-    latency_ms: r.latencyMs,
-    status: r.status,
-  }));
-  await sql`insert into usage_records ${
-    sql(
-      rows,
-      "user_id",
-      "api_key_id",
-      "model",
-      "conversation_id",
-      "input_tokens",
-      "output_tokens",
-      "cost_usd",
-      "latency_ms",
-      "status",
-    )
-  }`;
 }
 
 /** A user's usage in [from, to), one row per group; days ascending, else busiest first. */

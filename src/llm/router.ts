@@ -159,16 +159,21 @@ export class LlmRouter {
     async function* events(): AsyncGenerator<QueryEvent> {
       const lanesDone = runLanes();
       lanesDone.catch(() => undefined); // observed below; avoids a transient "unhandled" report
+      let finished = false;
       try {
         yield { type: "meta", mode: opts.mode, models };
         yield* queue;
         await lanesDone;
+        finished = true;
         const r = summarize();
         settle(r);
         yield { type: "done", ...r };
       } finally {
-        // Normal end: no-op. Early exit: cancels upstream calls, keeps partial text.
-        stop.abort(new DOMException("query stream closed by consumer", "AbortError"));
+        // Early exit cancels upstream calls and keeps partial text; after a normal
+        // end there is nothing left to cancel (and a DOMException costs a stack trace).
+        if (!finished) {
+          stop.abort(new DOMException("query stream closed by consumer", "AbortError"));
+        }
         queue.close();
         // Lanes never reject by design; if a bug makes them, the try block rethrows it.
         await lanesDone.catch(() => undefined);

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { setResponseHeader } from "./response_headers.ts";
 import type { AppEnv } from "../context.ts";
 import { routeLabel } from "../metrics/http.ts";
 import type { Services } from "../services.ts";
@@ -21,7 +22,7 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
     c.set("logFields", {});
     services.metrics.requestStarted();
     await next();
-    c.header("X-Request-Id", requestId);
+    setResponseHeader(c, "X-Request-Id", requestId);
     const durationMs = performance.now() - started;
     services.metrics.requestFinished({
       method: c.req.method,

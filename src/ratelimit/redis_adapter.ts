@@ -13,9 +13,10 @@ import { ErrorReply } from "redis";
 import { LuaScriptCompat } from "./lua_compat.ts";
 import { execTransaction, type Json, toJson } from "./resp_replies.ts";
 import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
+import { StallWatchdog } from "./stall_watchdog.ts";
 
 export interface RedisAdapterOptions extends RedisConnectionOptions {
-  /** Per-command deadline inside node-redis, so a stalled server cannot pin requests. Default 2000 ms. */
+  /** A connection with commands outstanding and no reply for this long is dropped. Default 2000 ms. */
   commandTimeoutMs?: number;
 }
 
@@ -41,12 +42,16 @@ export function createRedisRequester(
   const connection = new RedisConnection(url, options);
   const compat = new LuaScriptCompat();
   const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+  const watchdog = new StallWatchdog(
+    commandTimeoutMs,
+    () => connection.abandon(`no reply from Redis for ${commandTimeoutMs} ms`),
+  );
 
   const send = async (body: unknown): Promise<Outcome> => {
     const { args, mapReply } = compat.prepare(toArgs(body));
     const client = await connection.get();
     try {
-      const reply = await client.sendCommand(args, { timeout: commandTimeoutMs });
+      const reply = await watchdog.watch(client.sendCommand(args));
       return { result: toJson(mapReply(reply)) };
     } catch (error) {
       // Redis answered with an error: that is a command result, not a transport failure.
@@ -84,10 +89,13 @@ export function createRedisRequester(
     async ping(): Promise<number> {
       const started = performance.now();
       const client = await connection.get();
-      await client.sendCommand(["PING"], { timeout: commandTimeoutMs });
+      await watchdog.watch(client.sendCommand(["PING"]));
       return performance.now() - started;
     },
-    close: () => connection.close(),
+    close: async () => {
+      await connection.close();
+      watchdog.stop();
+    },
   };
 }
 

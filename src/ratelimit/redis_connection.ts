@@ -108,6 +108,16 @@ export class RedisConnection {
     return this.#connecting;
   }
 
+  /** Drops the current client (it stopped answering); waiting commands reject, the next get() reconnects. */
+  abandon(reason: string): void {
+    const client = this.#client;
+    if (!client) return;
+    this.#client = null;
+    this.#lastError = new RedisUnavailableError(reason);
+    this.#onError?.(this.#lastError);
+    client.destroy();
+  }
+
   /** Waits for in-flight commands, then closes. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
