@@ -67,29 +67,31 @@ const stdoutSink: LogSink = (line, level) => {
 };
 
 /** Errors are reduced to name/message/stack so they serialise; the log is internal only. */
-function serialise(fields: LogFields): LogFields {
-  const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error
-      ? { name: value.name, message: value.message, stack: value.stack }
-      : value;
+function loggable(value: unknown): unknown {
+  return value instanceof Error
+    ? { name: value.name, message: value.message, stack: value.stack }
+    : value;
+}
+
+/** The ISO timestamp, formatted once per millisecond however many lines share it. */
+let stampedAt = 0;
+let stamp = "";
+function timestamp(): string {
+  const now = Date.now();
+  if (now !== stampedAt) {
+    stampedAt = now;
+    stamp = new Date(now).toISOString();
   }
-  return out;
+  return stamp;
 }
 
 export function createLogger(level: LogLevel, sink: LogSink = stdoutSink): Logger {
   const threshold = rank[level];
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (rank[lvl] < threshold) return;
-    sink(
-      JSON.stringify({
-        time: new Date().toISOString(),
-        level: lvl,
-        msg,
-        ...(fields ? serialise(fields) : {}),
-      }),
-      lvl,
-    );
+    const record: LogFields = { time: timestamp(), level: lvl, msg };
+    if (fields) for (const key in fields) record[key] = loggable(fields[key]);
+    sink(JSON.stringify(record), lvl);
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),

@@ -237,6 +237,31 @@ if (REDIS_URL) {
     };
   });
 
+  Deno.test("a Redis that answers too slowly: limit fails open by the timeout, then recovers", async () => {
+    const prefix = `${RUN}:slow`;
+    const store = await createRateLimiterStore({ kind: "redis", url }, { timeoutMs: 150, prefix });
+    const window: LimitWindow = { name: "minute", limit: 5, windowSeconds: 60 };
+    try {
+      assert.equal((await store.limit("x", window, "c")).timedOut, false);
+      const raw = createClient({ url, RESP: 2 });
+      raw.on("error", () => {});
+      await raw.connect();
+      // Every client's commands wait 600 ms: longer than the limiter may wait.
+      await raw.sendCommand(["CLIENT", "PAUSE", "600", "ALL"]);
+      await raw.close();
+      const during = await store.limit("x", window, "c");
+      assert.equal(during.timedOut, true);
+      assert.equal(during.success, true);
+      await sleep(700);
+      const after = await store.limit("x", window, "c");
+      assert.equal(after.timedOut, false);
+      assert.ok(after.remaining <= 3, "the requests counted while it was slow landed too");
+    } finally {
+      await store.close();
+      await deleteKeys(url, `${prefix}:*`);
+    }
+  });
+
   Deno.test("redis and upstash stores on the same Redis share counters", async () => {
     const server = await startUpstashRestServer(url, crypto.randomUUID());
     const prefix = `${RUN}:cross`;

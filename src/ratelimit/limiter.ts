@@ -10,6 +10,7 @@
  */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis";
+import { DeadlineQueue } from "./deadline_queue.ts";
 import { BoundedEphemeralCache } from "./ephemeral_cache.ts";
 import { MemoryRateLimiterStore } from "./memory_store.ts";
 import {
@@ -75,6 +76,8 @@ export async function createRateLimiterStore(
   return store;
 }
 
+const TIMED_OUT = Symbol("timed out");
+
 class UpstashRatelimitStore implements RateLimiterStore {
   readonly kind: "redis" | "upstash";
   readonly #backend: UpstashBackend;
@@ -83,27 +86,30 @@ class UpstashRatelimitStore implements RateLimiterStore {
   readonly #limiters = new Map<string, Ratelimit>();
   /** Background promises still running, so close() can let them finish. */
   readonly #pending = new Set<Promise<unknown>>();
+  /** `timeoutMs` for limit checks; the library's own timeout (a timer per call) is off. */
+  readonly #deadlines: DeadlineQueue;
   #closed = false;
 
   constructor(kind: "redis" | "upstash", backend: UpstashBackend, settings: RateLimiterSettings) {
     this.kind = kind;
     this.#backend = backend;
     this.#settings = settings;
+    this.#deadlines = new DeadlineQueue(settings.timeoutMs);
   }
 
   async limit(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome> {
     const limiter = this.#limiterFor(policy, window);
-    let response: Awaited<ReturnType<Ratelimit["limit"]>>;
+    let response: Awaited<ReturnType<Ratelimit["limit"]>> | typeof TIMED_OUT;
     try {
-      response = await limiter.limit(identifier);
+      response = await this.#deadlines.race(limiter.limit(identifier), () => TIMED_OUT);
     } catch (error) {
-      // The library only races its timeout; a backend that throws (connection refused,
-      // closed client, HTTP error) lands here and must not break the request.
+      // A backend that throws (connection refused, closed client, HTTP error) lands
+      // here and, like a slow one, must not break the request.
       report(this.#settings.onBackendError, error);
       return failOpenOutcome(window);
     }
+    if (response === TIMED_OUT) return failOpenOutcome(window);
     this.#track(response.pending);
-    if (response.reason === "timeout") return failOpenOutcome(window);
     return {
       window,
       success: response.success,
@@ -149,6 +155,7 @@ class UpstashRatelimitStore implements RateLimiterStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#pending]);
+    this.#deadlines.stop();
     this.#limiters.clear();
     await this.#backend.close();
   }
@@ -172,7 +179,7 @@ class UpstashRatelimitStore implements RateLimiterStore {
         // Keyed by window length, not limit: a per-key override keeps counting the same
         // requests as the tier it replaces.
         prefix: `${this.#settings.prefix}:${policy}:${window.windowSeconds}s`,
-        timeout: this.#settings.timeoutMs,
+        timeout: 0,
         analytics: false,
         ephemeralCache: new BoundedEphemeralCache(),
         enableTelemetry: false,

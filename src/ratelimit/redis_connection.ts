@@ -139,6 +139,10 @@ export class RedisConnection {
       RESP: 2,
       name: this.#clientName,
       disableOfflineQueue: true,
+      // node-redis arms an uncancellable AbortSignal.timeout (5 s default) per command;
+      // under load those timers cost more than the commands. The adapter's
+      // StallWatchdog bounds a silent server with one timer instead.
+      commandOptions: { timeout: 0 },
       socket: { connectTimeout: this.#connectTimeoutMs, reconnectStrategy: false },
     });
     // Without a listener an 'error' event would be thrown as an uncaught exception.
