@@ -12,6 +12,7 @@
  * when a target is missed). Settings: BENCH_* environment variables, below.
  */
 import { envSchema } from "../src/config.ts";
+import { type CpuShares, cpuShares, cpuSnapshot } from "./cpu_shares.ts";
 import { AUTOCANNON, ensureAutocannon, type LoadSpec, runLoad } from "./autocannon.ts";
 import { type Credentials, floodLogins, measureStreamTtfb, setUpCredentials } from "./clients.ts";
 import { createBenchDatabase, deleteRedisPrefix } from "./infra.ts";
@@ -222,7 +223,9 @@ async function loadScenario(
   const load = { connections: options.connections, ...spec };
   if (options.warmupSeconds > 0) await runLoad({ ...load, durationSeconds: options.warmupSeconds });
   const cpuBefore = await cpuSeconds(server.pid);
+  const sharesBefore = await cpuSnapshot(server.pid);
   const r = await runLoad({ ...load, durationSeconds: options.durationSeconds });
+  const shares = cpuShares(sharesBefore, await cpuSnapshot(server.pid));
   const cpuAfter = await cpuSeconds(server.pid);
   await server.assertRunning(title);
   const result: ScenarioResult = {
@@ -234,7 +237,12 @@ async function loadScenario(
     ratio: null, // set once the ceiling is known (see withRatios)
     cpuMsPerRequest: cpuPerRequest(cpuBefore, cpuAfter, r.ok),
     failures: r.non2xx + r.errors + r.timeouts,
-    detail: { latency_ms: r.latencyMs, status_codes: r.statusCodes, requests: r.total },
+    detail: {
+      latency_ms: r.latencyMs,
+      status_codes: r.statusCodes,
+      requests: r.total,
+      cpu_cores: shares,
+    },
   };
   progress(result);
   return result;
@@ -251,6 +259,14 @@ function progress(r: ScenarioResult): void {
   const failed = r.failures > 0 ? `, ${r.failures} FAILED` : "";
   const cpu = r.cpuMsPerRequest ? `, ${r.cpuMsPerRequest} CPU ms/req` : "";
   console.log(`  ${r.title}: ${rps}p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${cpu}${failed}`);
+  const shares = r.detail?.cpu_cores as CpuShares | undefined;
+  if (shares) {
+    console.log(
+      `    CPU cores busy: ${shares.machine_busy} of ${navigator.hardwareConcurrency} ` +
+        `(service ${shares.service}, Postgres ${shares.postgres}, Redis ${shares.redis}, ` +
+        `load generator ${shares.load_generator})`,
+    );
+  }
 }
 
 /** The scenarios common to both modes (liveness, whoami, query). */
