@@ -90,7 +90,7 @@ export function createLogger(level: LogLevel, sink: LogSink = stdoutSink): Logge
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (rank[lvl] < threshold) return;
     const record: LogFields = { time: timestamp(), level: lvl, msg };
-    if (fields) for (const key in fields) record[key] = loggable(fields[key]);
+    for (const key in fields) record[key] = loggable(fields[key]);
     sink(JSON.stringify(record), lvl);
   };
   return {
