@@ -68,3 +68,29 @@ Deno.test("request log lines name the principal and key, never their secrets", a
     await h.close();
   }
 });
+
+Deno.test("answered health probes log at debug, failed ones and other routes at info", async () => {
+  const h = await startTestApp();
+  try {
+    const levelOf = async (path: string, requestId: string) => {
+      const res = await h.request(path, { headers: { "x-request-id": requestId } });
+      await res.body?.cancel();
+      const line = h.log.lines.find((l) => l.msg === "request" && l.request_id === requestId);
+      assert.ok(line, `a request line for ${path}`);
+      return { status: res.status, level: line.level };
+    };
+    assert.deepEqual(await levelOf("/health/live", "probe-live"), { status: 200, level: "debug" });
+    assert.deepEqual(await levelOf("/health/ready", "probe-ready"), {
+      status: 200,
+      level: "debug",
+    });
+    assert.deepEqual(await levelOf("/health", "components"), { status: 200, level: "info" });
+    h.services.lifecycle.beginDrain();
+    assert.deepEqual(await levelOf("/health/ready", "probe-draining"), {
+      status: 503,
+      level: "info",
+    });
+  } finally {
+    await h.close();
+  }
+});

@@ -5,6 +5,7 @@ import { routeLabel } from "../metrics/http.ts";
 import type { Services } from "../services.ts";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const PROBE_ROUTES = new Set(["/health/live", "/health/ready"]);
 
 /**
  * Puts services on the context, assigns the request id (echoing a sane
@@ -30,7 +31,10 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
       status: c.res.status,
       durationMs,
     });
-    services.log.info("request", {
+    // Supervisors probe these every few seconds; answered probes would drown the
+    // request log, so they go to debug (failures stay at info, metrics count all).
+    const quiet = c.res.status < 400 && PROBE_ROUTES.has(c.req.routePath);
+    services.log[quiet ? "debug" : "info"]("request", {
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
