@@ -17,7 +17,7 @@ import { createClient } from "redis";
 export interface RespClient {
   readonly isOpen: boolean;
   readonly isReady: boolean;
-  sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown>;
+  sendCommand(args: readonly string[]): Promise<unknown>;
   multi(): RespMulti;
   close(): Promise<void>;
   destroy(): void;
