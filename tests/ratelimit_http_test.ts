@@ -55,7 +55,12 @@ async function awayFromMinuteBoundary(): Promise<void> {
 }
 
 async function whoami(h: TestApp, token: string, ip?: string) {
-  const res = await h.json("GET", "/v1/auth/whoami", undefined, { token, ip });
+  return await authedGet(h, "/v1/auth/whoami", token, ip);
+}
+
+/** An authenticated GET whose body is not needed. */
+async function authedGet(h: TestApp, path: string, token: string, ip?: string) {
+  const res = await h.json("GET", path, undefined, { token, ip });
   await res.body?.cancel();
   return res;
 }
@@ -92,6 +97,21 @@ for (const backend of await backends()) {
               publicAuth.headers.get("x-ratelimit-limit"),
               "public auth endpoints carry the headers",
             );
+            // Refused and failed answers after admission count and carry them too:
+            // 403 from the role gate, 404 thrown by the handler, 422 from validation.
+            let remaining = r2;
+            for (
+              const [path, status] of [
+                ["/v1/users", 403],
+                [`/v1/users/${crypto.randomUUID()}`, 404],
+                ["/v1/users/not-a-uuid", 422],
+              ] as const
+            ) {
+              const res = await authedGet(h, path, user.accessToken);
+              assert.equal(res.status, status, path);
+              assert.equal(res.headers.get("x-ratelimit-limit"), "50", path);
+              assert.equal(Number(res.headers.get("x-ratelimit-remaining")), --remaining, path);
+            }
           } finally {
             await h.close();
           }

@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { enforceDecision } from "../ratelimit/enforce.ts";
+import { setResponseHeader } from "../middleware/response_headers.ts";
+import { admitOrThrow } from "../ratelimit/enforce.ts";
 import { type Principal, type Role, roleAtLeast, type Scope } from "./principal.ts";
 
 export interface AuthRequirement {
@@ -26,9 +27,21 @@ export function requireAuth(requirement: AuthRequirement = {}): MiddlewareHandle
     fields.principal_id = principal.userId;
     if (principal.apiKeyId) fields.api_key_id = principal.apiKeyId;
     // Every authenticated call counts, even one its scopes then refuse.
-    enforceDecision(c, await c.get("services").limits.principal(principal), false);
-    authorize(principal, requirement);
+    const limitHeaders = admitOrThrow(
+      c,
+      await c.get("services").limits.principal(principal),
+      false,
+    );
+    try {
+      authorize(principal, requirement);
+    } catch (refusal) {
+      for (const [name, value] of Object.entries(limitHeaders)) c.header(name, value);
+      throw refusal;
+    }
     await next();
+    // Errors thrown by the handler are already answered here (hono's compose),
+    // so every answer after admission gets the headers, set in place.
+    for (const [name, value] of Object.entries(limitHeaders)) setResponseHeader(c, name, value);
   };
 }
 

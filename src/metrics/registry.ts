@@ -57,18 +57,23 @@ abstract class Metric<S> {
 
   /** The state of one label combination, created on first use. */
   protected series(labels: Labels = {}): S {
-    let values = this.labelNames.map((name) => String(labels[name] ?? ""));
-    let key = values.join("\u0000");
+    // Called on every request: the key is built without intermediate arrays.
+    let key = "";
+    for (let i = 0; i < this.labelNames.length; i++) {
+      if (i > 0) key += "\u0000";
+      key += String(labels[this.labelNames[i]!] ?? "");
+    }
     let entry = this.#series.get(key);
-    if (!entry && this.#series.size >= MAX_SERIES_PER_METRIC) {
+    if (entry) return entry.state;
+    let values = this.labelNames.map((name) => String(labels[name] ?? ""));
+    if (this.#series.size >= MAX_SERIES_PER_METRIC) {
       values = this.labelNames.map(() => OVERFLOW);
       key = values.join("\u0000");
       entry = this.#series.get(key);
+      if (entry) return entry.state;
     }
-    if (!entry) {
-      entry = { labels: values, state: this.initial() };
-      this.#series.set(key, entry);
-    }
+    entry = { labels: values, state: this.initial() };
+    this.#series.set(key, entry);
     return entry.state;
   }
 

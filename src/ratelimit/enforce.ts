@@ -10,6 +10,22 @@ import type { Decision } from "./policies.ts";
  * answer, because failing open there would disable brute-force protection.
  */
 export function enforceDecision(c: Context, decision: Decision, strict: boolean): void {
+  for (const [name, value] of Object.entries(admitOrThrow(c, decision, strict))) {
+    c.header(name, value);
+  }
+}
+
+/**
+ * `enforceDecision` without touching the response: returns the headers an
+ * admitted request's answer must carry, so a middleware can set them in place
+ * on the finished response (`c.header()` before the handler makes every answer
+ * copy a prepared header list).
+ */
+export function admitOrThrow(
+  c: Context,
+  decision: Decision,
+  strict: boolean,
+): Record<string, string> {
   (c as Context<AppEnv>).get("services")?.metrics.recordRateLimit(
     decision.scope,
     decision.timedOut
@@ -27,5 +43,5 @@ export function enforceDecision(c: Context, decision: Decision, strict: boolean)
       ...rateLimitErrorDetail(decision.outcomes, decision.scope),
     }, { headers });
   }
-  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+  return headers;
 }
