@@ -3,13 +3,13 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { corsPolicy } from "./middleware/cors_policy.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
 import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
+import { securityHeaders } from "./middleware/security_headers.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
@@ -31,6 +31,9 @@ import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
 export type App = OpenAPIHono<AppEnv>;
+
+/** Swagger UI, the one HTML page. */
+const DOCS_PATH = "/docs";
 
 /** Validation failures become the contract's 422 with every issue listed. */
 function validationHook(
@@ -65,7 +68,7 @@ export function createApp(services: Services): App {
   const routeMethods = new RouteMethods(() => app.routes);
 
   app.use("*", requestContext(services));
-  app.use("*", secureHeaders());
+  app.use("*", securityHeaders([DOCS_PATH]));
   app.use("*", corsPolicy(config.CORS_ORIGINS));
   app.use(
     "*",
@@ -142,7 +145,7 @@ export function createApp(services: Services): App {
       { name: "admin", description: "Administration." },
     ],
   }));
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));
+  app.get(DOCS_PATH, swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));
 
   app.notFound((c) => {
     const allowed = routeMethods.allowedFor(c.req.path);

@@ -67,6 +67,7 @@ Deno.test("registration and login", async (t) => {
       assert.equal(res.status, 200);
       const body = await res.json();
       assert.ok(body.access_token && body.refresh_token);
+      assert.equal(res.headers.get("cache-control"), "no-store", "token answers are never cached");
     });
 
     await t.step("unknown email and wrong password are indistinguishable", async () => {

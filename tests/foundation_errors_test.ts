@@ -156,12 +156,37 @@ Deno.test("error contract", async (t) => {
       await long.body?.cancel();
     });
 
-    await t.step("security headers are set", async () => {
-      const res = await h.request("/health/live");
+    await t.step("API answers carry the API security headers and are never cached", async () => {
+      for (const path of ["/health/live", "/v1/nothing-here", "/openapi.json"]) {
+        const res = await h.request(path);
+        await res.body?.cancel();
+        assert.equal(res.headers.get("cache-control"), "no-store", path);
+        assert.equal(res.headers.get("content-security-policy"), "frame-ancestors 'none'", path);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+        assert.match(res.headers.get("strict-transport-security") ?? "", /^max-age=\d+/, path);
+        assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+        assert.equal(res.headers.get("referrer-policy"), "no-referrer", path);
+        assert.equal(res.headers.get("cross-origin-resource-policy"), "same-origin", path);
+        // Headers meant for HTML documents stay off JSON.
+        assert.equal(res.headers.get("x-xss-protection"), null, path);
+      }
+    });
+
+    await t.step("a route's own Cache-Control is kept", async () => {
+      const res = await h.request("/.well-known/jwks.json");
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("cache-control"), "public, max-age=300");
+    });
+
+    await t.step("the Swagger UI page gets the document security headers", async () => {
+      const res = await h.request("/docs");
+      assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
       await res.body?.cancel();
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-      assert.ok(res.headers.get("strict-transport-security"));
       assert.equal(res.headers.get("x-frame-options"), "SAMEORIGIN");
+      assert.equal(res.headers.get("x-xss-protection"), "0");
+      assert.equal(res.headers.get("cache-control"), null, "the page itself may be cached");
     });
 
     await t.step("one JSON log line per request, without query strings or headers", async () => {
