@@ -12,6 +12,7 @@
  * when a target is missed). Settings: BENCH_* environment variables, below.
  */
 import { envSchema } from "../src/config.ts";
+import { renderBudgets, targetBudgets } from "./budget.ts";
 import { type CpuShares, cpuShares, cpuSnapshot } from "./cpu_shares.ts";
 import { AUTOCANNON, ensureAutocannon, type LoadSpec, runLoad } from "./autocannon.ts";
 import { type Credentials, floodLogins, measureStreamTtfb, setUpCredentials } from "./clients.ts";
@@ -605,6 +606,8 @@ async function main(): Promise<number> {
           missed.map((o) => `${o.scenario} ${o.metric}=${o.actual?.toFixed(2)}`).join(", ")
         }`,
     );
+    const budgets = targetBudgets(scenarios, outcomes, ceilingRps, navigator.hardwareConcurrency);
+    if (budgets.length > 0) console.log(`\n${renderBudgets(budgets)}`);
 
     await Deno.writeTextFile(
       RESULTS_FILE,
@@ -629,7 +632,7 @@ async function main(): Promise<number> {
             service_log_level: options.logLevel,
             password_scrypt_log_n: 17,
           },
-          self_hosted: selfHosted,
+          self_hosted: { ...selfHosted, target_budgets: budgets },
           ...(embedded ? { embedded } : {}),
           all_targets_met: missed.length === 0,
         },
