@@ -41,13 +41,15 @@ export function targetBudgets(
     if (outcome.pass || outcome.metric !== "ratio") return [];
     const result = results.find((r) => r.id === outcome.scenario);
     const shares = result?.detail?.cpu_cores as CpuShares | undefined;
+    const requests = Number(result?.detail?.requests ?? 0);
     const measured = result?.requestsPerSecond ?? 0;
-    if (!result || !shares || !(measured > 0)) return [];
+    if (!result || !shares || !(requests > 0) || !(measured > 0)) return [];
     const targetRps = outcome.threshold * ceilingRps;
     const perRequest = {} as Record<Process, number>;
     const needed = { total: 0 } as Record<Process | "total", number>;
     for (const name of PROCESSES) {
-      perRequest[name] = (shares[name] / measured) * 1000;
+      // CPU seconds in the window over the requests answered in it.
+      perRequest[name] = (shares[name] * shares.window_s * 1000) / requests;
       needed[name] = (perRequest[name] * targetRps) / 1000;
       needed.total += needed[name];
     }

@@ -14,6 +14,8 @@ export interface CpuShares {
   redis: number;
   /** autocannon and the other load clients: this process's waited-for children. */
   load_generator: number;
+  /** Seconds between the two readings (a little longer than the load itself). */
+  window_s: number;
 }
 
 interface Snapshot {
@@ -94,5 +96,6 @@ export function cpuShares(before: Snapshot, after: Snapshot): CpuShares {
     postgres: cores(summed("postgres")),
     redis: cores(summed("redis")),
     load_generator: cores(after.children - before.children),
+    window_s: Math.round(seconds * 1000) / 1000,
   };
 }

@@ -11,7 +11,8 @@ function scenario(id: string, rps: number, cores: Record<string, number>): Scena
     p99Ms: 2,
     ratio: null,
     failures: 0,
-    detail: { cpu_cores: { machine_busy: 1.5, ...cores } },
+    // The CPU readings span 10 s, the load within them 9 s.
+    detail: { requests: rps * 9, cpu_cores: { machine_busy: 1.5, window_s: 10, ...cores } },
   };
 }
 
@@ -21,7 +22,7 @@ function ratioOutcome(scenario: string, threshold: number, pass: boolean): Targe
 
 Deno.test("bench budgets: cores a missed ratio target needs at this run's cost per request", () => {
   const results = [
-    scenario("whoami", 10_000, { service: 0.9, postgres: 0, redis: 0.2, load_generator: 0.4 }),
+    scenario("whoami", 10_000, { service: 0.81, postgres: 0, redis: 0.18, load_generator: 0.36 }),
     scenario("liveness", 40_000, { service: 0.9, postgres: 0, redis: 0, load_generator: 1 }),
   ];
   const outcomes = [
@@ -52,7 +53,12 @@ Deno.test("bench budgets: cores a missed ratio target needs at this run's cost p
 
 Deno.test("bench budgets: no room at all when the other processes alone exceed the machine", () => {
   const results = [
-    scenario("query", 2_000, { service: 0.7, postgres: 0.7, redis: 0.05, load_generator: 0.25 }),
+    scenario("query", 2_000, {
+      service: 0.63,
+      postgres: 0.63,
+      redis: 0.045,
+      load_generator: 0.225,
+    }),
   ];
   const [budget] = targetBudgets(results, [ratioOutcome("query", 0.1, false)], 50_000, 2);
   assert.equal(budget!.target_rps, 5_000);
