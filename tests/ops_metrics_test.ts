@@ -86,6 +86,24 @@ Deno.test("metrics registry renders the Prometheus text format", async (t) => {
     assert.equal(c.get({ id: "_overflow_" }), 10);
   });
 
+  await t.step("bound series count into the same series as labelled calls", () => {
+    const r = new Registry();
+    const c = r.counter("bound_total", "x", ["op"]);
+    const h = r.histogram("bound_seconds", "x", ["op"], [0.1, 1]);
+    const boundCounter = c.labels({ op: "read" });
+    const boundHistogram = h.labels({ op: "read" });
+    c.inc({ op: "read" });
+    boundCounter.inc();
+    boundCounter.inc(2);
+    boundCounter.inc(-1); // ignored, as with inc(labels, -1)
+    assert.equal(c.get({ op: "read" }), 4);
+    assert.equal(c.get({ op: "write" }), 0);
+    h.observe({ op: "read" }, 0.05);
+    boundHistogram.observe(0.5);
+    boundHistogram.observe(Number.NaN); // ignored
+    assert.deepEqual(h.snapshot({ op: "read" }), { count: 2, sum: 0.55 });
+  });
+
   await t.step("model calls: count, tokens, cost and latency per model", async () => {
     const m = new GatehouseMetrics();
     m.recordModelCall({

@@ -50,6 +50,14 @@ export class GatehouseMetrics {
   readonly httpRequests: Counter;
   readonly httpDuration: Histogram;
   readonly httpInFlight: Gauge;
+  /**
+   * Bound series of httpRequests and httpDuration by method, status and route
+   * (all bounded: known methods, route patterns or "unmatched", status codes).
+   */
+  readonly #requestSeries = new Map<
+    string,
+    { count: { inc(): void }; duration: { observe(value: number): void } }
+  >();
   readonly rateLimitDecisions: Counter;
   readonly modelCalls: Counter;
   readonly modelTokens: Counter;
@@ -143,9 +151,19 @@ export class GatehouseMetrics {
   requestFinished(request: RequestObservation): void {
     this.httpInFlight.dec();
     const method = METHODS.has(request.method) ? request.method : "OTHER";
-    const labels = { method, route: request.route, status: String(request.status) };
-    this.httpRequests.inc(labels);
-    this.httpDuration.observe(labels, request.durationMs / 1000);
+    // Every request lands here: its two series are found with one lookup.
+    const key = `${method} ${request.status} ${request.route}`;
+    let series = this.#requestSeries.get(key);
+    if (!series) {
+      const labels = { method, route: request.route, status: String(request.status) };
+      series = {
+        count: this.httpRequests.labels(labels),
+        duration: this.httpDuration.labels(labels),
+      };
+      this.#requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(request.durationMs / 1000);
   }
 
   recordRateLimit(policy: string, outcome: RateLimitOutcome): void {

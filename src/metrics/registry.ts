@@ -102,6 +102,15 @@ export class Counter extends Metric<{ value: number }> {
   get(labels: Labels = {}): number {
     return this.series(labels).value;
   }
+  /** One label combination, looked up once (for hot paths that keep it). */
+  labels(labels: Labels): { inc(amount?: number): void } {
+    const state = this.series(labels);
+    return {
+      inc(amount = 1) {
+        if (amount >= 0 && Number.isFinite(amount)) state.value += amount;
+      },
+    };
+  }
   protected renderSeries(labels: string, state: { value: number }, out: string[]) {
     out.push(`${this.name}${braces(labels)} ${formatValue(state.value)}`);
   }
@@ -152,8 +161,17 @@ export class Histogram extends Metric<HistogramState> {
   }
 
   observe(labels: Labels, value: number): void {
-    if (!Number.isFinite(value)) return;
+    this.#record(this.series(labels), value);
+  }
+
+  /** One label combination, looked up once (for hot paths that keep it). */
+  labels(labels: Labels): { observe(value: number): void } {
     const state = this.series(labels);
+    return { observe: (value) => this.#record(state, value) };
+  }
+
+  #record(state: HistogramState, value: number): void {
+    if (!Number.isFinite(value)) return;
     const index = this.buckets.findIndex((bound) => value <= bound);
     if (index >= 0) state.counts[index]! += 1;
     state.sum += value;
