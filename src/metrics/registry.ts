@@ -96,8 +96,8 @@ export class Counter extends Metric<{ value: number }> {
   }
   /** Adds `amount` (>= 0; negative or non-finite amounts are ignored). */
   inc(labels: Labels = {}, amount = 1): void {
-    if (!(amount >= 0) || !Number.isFinite(amount)) return;
-    this.series(labels).value += amount;
+    // An ignored amount must not create a series either.
+    if (Counter.#valid(amount)) this.series(labels).value += amount;
   }
   get(labels: Labels = {}): number {
     return this.series(labels).value;
@@ -106,10 +106,14 @@ export class Counter extends Metric<{ value: number }> {
   labels(labels: Labels): { inc(amount?: number): void } {
     const state = this.series(labels);
     return {
-      inc(amount = 1) {
-        if (amount >= 0 && Number.isFinite(amount)) state.value += amount;
+      inc: (amount = 1) => {
+        if (Counter.#valid(amount)) state.value += amount;
       },
     };
+  }
+  /** Counters only grow: negative or non-finite amounts are ignored. */
+  static #valid(amount: number): boolean {
+    return amount >= 0 && Number.isFinite(amount);
   }
   protected renderSeries(labels: string, state: { value: number }, out: string[]) {
     out.push(`${this.name}${braces(labels)} ${formatValue(state.value)}`);
