@@ -82,6 +82,8 @@ export const envSchema = z.object({
   LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
+  DEFAULT_MAX_OUTPUT_TOKENS: int(1, 1_000_000).default(1024),
+  SPEND_FAIL_OPEN: bool.default(false),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),
 });

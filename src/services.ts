@@ -11,6 +11,8 @@ import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
+import { MemorySpendCounters, ScriptSpendCounters } from "./spend/counters.ts";
+import { SpendService } from "./spend/service.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
@@ -27,6 +29,8 @@ export interface Services {
   metrics: GatehouseMetrics;
   models: ModelRegistry;
   llm: LlmRouter;
+  /** Token quotas and USD budgets: reserves and settles every model call. */
+  spend: SpendService;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -78,6 +82,27 @@ export async function createServices(
     if (config.echoModels) {
       log.info("echo models enabled: a deterministic development provider, not a real LLM");
     }
+    const metrics = new GatehouseMetrics();
+    const store = limits.store;
+    const spend = new SpendService({
+      sql: db.sql,
+      // Same backend (and connection) as the rate limits: one atomic script per decision.
+      counters: store.scripts && store.kind !== "memory"
+        ? new ScriptSpendCounters(store.kind, store.scripts)
+        : new MemorySpendCounters(),
+      tiers: config.rateLimitTiers,
+      models,
+      log,
+      metrics,
+      prefix: config.RATE_LIMIT_PREFIX,
+      failOpen: config.SPEND_FAIL_OPEN,
+    });
+    if (!options.skipMigrations) {
+      // Calls a crashed process left between reservation and settlement are billed now.
+      await spend.closeStale().catch((error) =>
+        log.error("spend: closing calls left pending failed", { error })
+      );
+    }
     return {
       config,
       log,
@@ -89,8 +114,9 @@ export async function createServices(
       sessions,
       limits,
       models,
-      llm: new LlmRouter(models),
-      metrics: new GatehouseMetrics(),
+      llm: new LlmRouter(models, { defaultMaxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS }),
+      spend,
+      metrics,
       startedAt: Date.now(),
       close,
     };

@@ -22,7 +22,7 @@ export const Count = (example: number) =>
   z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", example });
 
 export const CostUsd = z.number().min(0).max(1_000_000_000).openapi({
-  description: "US dollars, rounded to 1e-9.",
+  description: "US dollars, exact to 6 decimals (micro-dollars).",
   example: 0.000042,
 });
 

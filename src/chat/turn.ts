@@ -20,6 +20,7 @@ import { type ConversationRow, findConversation } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,
+  CallRefusedError,
   type QueryEvent,
   type QueryMode,
   type QueryResult,
@@ -29,7 +30,7 @@ import { chatbotScopeOf } from "../routes/access.ts";
 import type { Services } from "../services.ts";
 import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
-import { persistTurn } from "./persist.ts";
+import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
 import { assemblePrompt, type HistoryEntry } from "./prompt.ts";
 
 export interface TurnInput {
@@ -63,12 +64,13 @@ interface TurnState {
   cancel: AbortController;
   /** Stops listening to the caller's signals once the turn is over. */
   unlink: () => void;
-  isNewConversation: boolean;
+  /** The assistant message written as `pending` before the model call. */
+  pendingId: string;
 }
 
 export class Turn {
   /** Also the id of the stored user message. */
-  readonly id: string = crypto.randomUUID();
+  readonly id: string;
   readonly conversationId: string;
   readonly mode: QueryMode;
   readonly chatbot: ChatbotRow | null;
@@ -78,6 +80,7 @@ export class Turn {
   readonly #state: TurnState;
 
   private constructor(
+    id: string,
     state: TurnState,
     described: {
       conversationId: string;
@@ -87,6 +90,7 @@ export class Turn {
       requiresConsent: ConsentRequirement | undefined;
     },
   ) {
+    this.id = id;
     this.#state = state;
     this.conversationId = described.conversationId;
     this.mode = described.mode;
@@ -129,11 +133,14 @@ export class Turn {
       history = await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES);
     }
 
+    const conversationId = conversation?.id ?? crypto.randomUUID();
+    const limits = await services.spend.limitsOf(principal);
     const cancel = new AbortController();
     const unlink = followSignals(cancel, signals);
     let stream: QueryStream;
     try {
-      stream = services.llm.streamQuery({
+      // Reserves the first model of every lane: a refusal is the request's 429 / 503.
+      stream = await services.llm.openQuery({
         mode: input.mode,
         models: input.models ?? chatbotModels(services, chatbot),
         maxModels: input.maxModels,
@@ -146,12 +153,37 @@ export class Turn {
         temperature: input.temperature ?? chatbot?.temperature ?? undefined,
         maxTokens: input.maxTokens,
         signal: cancel.signal,
+        gate: services.spend.gate(limits, conversationId),
       });
     } catch (error) {
       unlink();
+      if (error instanceof CallRefusedError) throw error.reason;
       throw llmErrorToApiError(error);
     }
+    const turnId = crypto.randomUUID();
+    const pendingId = crypto.randomUUID();
+    try {
+      await persistPendingTurn(sql, {
+        principal,
+        turnId,
+        pendingId,
+        conversation: {
+          id: conversationId,
+          isNew: conversation === null,
+          chatbotId: chatbot?.id ?? null,
+        },
+        message: input.message,
+        model: stream.models[0] ?? null,
+      });
+    } catch (error) {
+      // The reservations are released by running the calls cancelled (settled, billed 0 output).
+      cancel.abort(error);
+      for await (const _ of stream) { /* drained to settle */ }
+      unlink();
+      throw error;
+    }
     return new Turn(
+      turnId,
       {
         services,
         principal,
@@ -159,10 +191,10 @@ export class Turn {
         stream,
         cancel,
         unlink,
-        isNewConversation: conversation === null,
+        pendingId,
       },
       {
-        conversationId: conversation?.id ?? crypto.randomUUID(),
+        conversationId,
         mode: input.mode,
         chatbot,
         userContext,
@@ -202,15 +234,10 @@ export class Turn {
     }
     const result = await stream.result;
     services.metrics.recordAnswers(result.answers);
-    const answerMessageIds = await persistTurn(services.sql, {
-      principal,
+    const answerMessageIds = await completePersistedTurn(services.sql, {
       turnId: this.id,
-      conversation: {
-        id: this.conversationId,
-        isNew: this.#state.isNewConversation,
-        chatbotId: this.chatbot?.id ?? null,
-      },
-      message: this.#state.message,
+      pendingId: this.#state.pendingId,
+      conversationId: this.conversationId,
       result,
     });
     return { result, answerMessageIds, timestamp: new Date().toISOString() };

@@ -74,3 +74,28 @@ export async function countUsers(sql: Db): Promise<number> {
   const [row] = await sql<{ count: number }[]>`select count(*)::int as count from users`;
   return row?.count ?? 0;
 }
+
+/** What spend limits need about a user (and the key in use): read fresh per turn. */
+export interface SpendSettingsRow {
+  tier: string;
+  /** numeric as text: exact to the micro-dollar. */
+  user_usd_per_day: string | null;
+  user_usd_per_month: string | null;
+  key_usd_per_day: string | null;
+  key_usd_per_month: string | null;
+}
+
+export async function spendSettingsOf(
+  sql: Db,
+  userId: string,
+  apiKeyId: string | null,
+): Promise<SpendSettingsRow | null> {
+  const [row] = await sql<SpendSettingsRow[]>`
+    select u.tier, u.budget_usd_per_day::text as user_usd_per_day,
+           u.budget_usd_per_month::text as user_usd_per_month,
+           k.budget_usd_per_day::text as key_usd_per_day,
+           k.budget_usd_per_month::text as key_usd_per_month
+    from users u left join api_keys k on k.id = ${apiKeyId}::uuid and k.user_id = u.id
+    where u.id = ${userId}`;
+  return row ?? null;
+}

@@ -4,6 +4,7 @@
  * to API clients as-is.
  */
 import type { ProviderErrorCode } from "./errors.ts";
+import type { CallGate } from "./gate.ts";
 import type { ChatMessage, TokenUsage } from "./provider.ts";
 
 export type QueryMode = "speed" | "balanced" | "quality";
@@ -25,9 +26,12 @@ export interface QueryOptions {
   maxModels?: number;
   messages: ChatMessage[];
   temperature?: number;
+  /** Output cap sent upstream; default the router's DEFAULT_MAX_OUTPUT_TOKENS. */
   maxTokens?: number;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
+  /** Reserves every model call before it goes upstream and settles it after (spend). */
+  gate: CallGate;
 }
 
 export type AnswerStatus =
@@ -39,7 +43,8 @@ export type AnswerStatus =
   | "error";
 
 export interface AnswerError {
-  code: ProviderErrorCode | "model_unavailable";
+  /** `rate_limited` also when the spend gate refused this model's reservation. */
+  code: ProviderErrorCode | "model_unavailable" | "budget_unavailable";
   message: string;
 }
 

@@ -41,7 +41,7 @@ export class RateLimitPolicies {
   /** Minute and day windows of the caller: per-key overrides, else the tier. */
   windowsOf(principal: Principal): LimitWindow[] {
     const tier = this.tiers[principal.tier] ?? this.tiers.free ??
-      { per_minute: 60, per_day: 1000 };
+      { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
     return windowsFor({
       per_minute: principal.rateLimitPerMinute ?? tier.per_minute,
       per_day: principal.rateLimitPerDay ?? tier.per_day,

@@ -12,6 +12,7 @@ import {
   ModelId,
   StreamFlag,
   STREAMING_DESCRIPTION,
+  TotalUsageSchema,
 } from "../chat/schemas.ts";
 import { ConsentRequirementSchema } from "./context_schemas.ts";
 import { errorResponses, jsonBody } from "./responses.ts";
@@ -34,6 +35,7 @@ const ChatMessageResponse = z.object({
   message_id: z.uuid().max(36).openapi({ description: "The stored reply." }),
   content: AnswerText.openapi({ example: "Echo: Hello! What can you do?" }),
   model: ModelId,
+  usage: TotalUsageSchema,
   timestamp: Timestamp,
   tool_calls: EmptyToolList,
   results: EmptyToolList,

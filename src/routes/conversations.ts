@@ -40,8 +40,9 @@ const MessageSchema = z.object({
   role: z.enum(["user", "assistant", "system"]),
   content: AnswerText,
   model: ModelId.nullable(),
-  status: z.enum(["complete", "incomplete", "error"]).openapi({
-    description: "`incomplete`: the client left mid-stream; `error`: the model failed.",
+  status: z.enum(["pending", "complete", "incomplete", "error"]).openapi({
+    description: "`pending`: being generated right now; `incomplete`: the client left " +
+      "mid-stream (or the service stopped); `error`: the model failed.",
   }),
   finish_reason: z.string().max(64).nullable(),
   usage: TokenUsageSchema.nullable(),
