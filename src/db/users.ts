@@ -12,6 +12,9 @@ export interface UserRow {
   role: Role;
   tier: string;
   disabled: boolean;
+  /** Admin-set USD budgets (null: none). */
+  budget_usd_per_day: number | null;
+  budget_usd_per_month: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -26,7 +29,9 @@ export function normalizeEmail(email: string): string {
 }
 
 const userColumns = (sql: Db) =>
-  sql`id, email, display_name, first_name, last_name, company, job_title, role, tier, disabled, created_at, updated_at`;
+  sql`id, email, display_name, first_name, last_name, company, job_title, role, tier, disabled,
+      budget_usd_per_day::float8 as budget_usd_per_day,
+      budget_usd_per_month::float8 as budget_usd_per_month, created_at, updated_at`;
 
 export async function insertUser(
   sql: Db,

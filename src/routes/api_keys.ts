@@ -16,6 +16,7 @@ import {
   listApiKeys,
   revokeApiKey,
   rollApiKey,
+  updateApiKey,
 } from "../db/api_keys.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
@@ -24,7 +25,7 @@ import { requestMeta } from "./auth.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
+import { BudgetUsd, pageOf, PageQuery, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
 
 const ScopeSchema = z.enum(SCOPES).openapi({ example: "query" });
 const PerMinute = z.number().int().min(1).max(1_000_000).openapi({ format: "int32", example: 120 });
@@ -43,6 +44,12 @@ const ApiKeySchema = z.object({
   rate_limit_per_minute: PerMinute.nullable(),
   rate_limit_per_day: PerDay.nullable(),
   expires_at: Timestamp.nullable(),
+  budget_usd_per_day: BudgetUsd.nullable().openapi({
+    description: "USD this key may spend per UTC day (on top of its user's limits).",
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().openapi({
+    description: "USD this key may spend per UTC month (on top of its user's limits).",
+  }),
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
   created_at: Timestamp,
@@ -63,7 +70,28 @@ const CreateApiKeyBody = z.object({
   tier: TierSchema.optional().openapi({ description: "Admin only." }),
   rate_limit_per_minute: PerMinute.optional().openapi({ description: "Admin only." }),
   rate_limit_per_day: PerDay.optional().openapi({ description: "Admin only." }),
+  budget_usd_per_day: BudgetUsd.optional().openapi({
+    description: "USD per UTC day for this key. A key creating a key cannot give it more " +
+      "than its own budget (it inherits it when not given).",
+  }),
+  budget_usd_per_month: BudgetUsd.optional().openapi({ description: "USD per UTC month." }),
 }).strict().openapi("CreateApiKeyRequest");
+
+const UpdateApiKeyBody = z.object({
+  name: z.string().trim().min(1).max(100).optional().openapi({ example: "CI pipeline" }),
+  budget_usd_per_day: BudgetUsd.nullable().optional().openapi({
+    description: "USD per UTC day; null clears. A key may only lower it, never raise or clear.",
+    example: 2.5,
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
+    description: "USD per UTC month; null clears. A key may only lower it.",
+  }),
+  tier: TierSchema.nullable().optional().openapi({ description: "Admin only." }),
+  rate_limit_per_minute: PerMinute.nullable().optional().openapi({ description: "Admin only." }),
+  rate_limit_per_day: PerDay.nullable().optional().openapi({ description: "Admin only." }),
+}).strict().openapi("UpdateApiKeyRequest", {
+  description: "Only the listed fields; unknown fields are 422.",
+});
 
 const RollBody = z.object({
   grace_seconds: z.number().int().min(0).max(86400).optional().openapi({
@@ -157,6 +185,24 @@ const rollApiKeyRoute = createRoute({
   },
 });
 
+const updateApiKeyRoute = createRoute({
+  method: "patch",
+  path: "/v1/api-keys/{key_id}",
+  operationId: "updateApiKey",
+  tags: ["api-keys"],
+  summary: "Rename an API key or change its budgets",
+  description: "The owner (or an admin) sets `name` and the key's USD budgets; admins also " +
+    "`tier` and the rate-limit overrides. Through an API key, only keys that key could " +
+    "create can be changed, and budgets may be lowered but never raised or cleared (403).",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
+  request: { params: KeyParams, body: jsonBody(UpdateApiKeyBody) },
+  responses: {
+    200: jsonResponse(ApiKeySchema, "The updated key.", limited),
+    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
 function toApiKey(row: ApiKeyRow) {
   return {
     id: row.id,
@@ -168,10 +214,50 @@ function toApiKey(row: ApiKeyRow) {
     rate_limit_per_minute: row.rate_limit_per_minute,
     rate_limit_per_day: row.rate_limit_per_day,
     expires_at: row.expires_at?.toISOString() ?? null,
+    budget_usd_per_day: row.budget_usd_per_day ?? null,
+    budget_usd_per_month: row.budget_usd_per_month ?? null,
     last_used_at: row.last_used_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
     created_at: row.created_at.toISOString(),
   };
+}
+
+/**
+ * Whether a credential may manage `target`: a user's own JWT (or an admin) any
+ * key it reaches; an API key only keys it could itself create (scopes within
+ * its own, its chatbot binding, an expiry no later than its own).
+ * Kept beside the routes until the shared key-confinement rule lands in auth/.
+ */
+async function mayManageKey(
+  sql: Parameters<typeof findApiKey>[0],
+  principal: Principal,
+  target: ApiKeyRow,
+): Promise<ApiKeyRow | null> {
+  if (principal.type !== "api_key" || !principal.apiKeyId) return null;
+  const own = await findApiKey(sql, principal.apiKeyId, principal.userId);
+  const within = own !== null &&
+    target.scopes.every((s) => principal.scopes.includes(s)) &&
+    (!principal.chatbotId || target.chatbot_id === principal.chatbotId) &&
+    (own.expires_at === null ||
+      (target.expires_at !== null && target.expires_at <= own.expires_at));
+  if (!within) {
+    throw new ApiError("forbidden", "This key may only change keys it could itself create.");
+  }
+  return own;
+}
+
+/** A key may lower a budget, never raise or clear it (null on `before` means none). */
+function onlyLowers(
+  field: string,
+  before: number | null,
+  after: number | null | undefined,
+): void {
+  if (after === undefined || after === before) return;
+  if (after === null || (before !== null && after > before)) {
+    throw new ApiError("forbidden", `An API key may lower ${field}, never raise or clear it.`, {
+      fields: [field],
+    });
+  }
 }
 
 /** Admins reach every key; everyone else only their own (others look missing). */
@@ -187,6 +273,28 @@ export function registerApiKeyRoutes(app: App): void {
     const isAdmin = principal.scopes.includes("admin");
     if (!isAdmin && (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)) {
       throw new ApiError("forbidden", "Only admins set a key's tier or limit overrides.");
+    }
+    // A key cannot mint a key that escapes its own budget: at most the same, inherited by default.
+    let budgetUsdPerDay = body.budget_usd_per_day ?? null;
+    let budgetUsdPerMonth = body.budget_usd_per_month ?? null;
+    if (principal.type === "api_key" && principal.apiKeyId) {
+      const own = await findApiKey(sql, principal.apiKeyId, principal.userId);
+      const capped = (asked: number | null, mine: number | null | undefined, field: string) => {
+        if (mine === null || mine === undefined) return asked;
+        if (asked === null) return mine;
+        if (asked > mine) {
+          throw new ApiError("forbidden", `A key cannot give a new key a higher ${field}.`, {
+            fields: [field],
+          });
+        }
+        return asked;
+      };
+      budgetUsdPerDay = capped(budgetUsdPerDay, own?.budget_usd_per_day, "budget_usd_per_day");
+      budgetUsdPerMonth = capped(
+        budgetUsdPerMonth,
+        own?.budget_usd_per_month,
+        "budget_usd_per_month",
+      );
     }
     // A key never exceeds its owner's role, nor the credential that creates it.
     const ceiling = new Set<Scope>(
@@ -225,6 +333,8 @@ export function registerApiKeyRoutes(app: App): void {
         perMinute: body.rate_limit_per_minute ?? null,
         perDay: body.rate_limit_per_day ?? null,
         expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+        budgetUsdPerDay,
+        budgetUsdPerMonth,
       });
       await recordAuditEvent(tx, {
         action: "api_key.create",
@@ -237,6 +347,47 @@ export function registerApiKeyRoutes(app: App): void {
       return created;
     });
     return c.json({ ...toApiKey(row), key }, 201);
+  });
+
+  app.openapi(updateApiKeyRoute, async (c) => {
+    const { sql } = c.get("services");
+    const principal = c.get("principal");
+    const keyId = c.req.valid("param").key_id;
+    const patch = c.req.valid("json");
+    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
+    const adminFields = (["tier", "rate_limit_per_minute", "rate_limit_per_day"] as const)
+      .filter((f) => patch[f] !== undefined);
+    if (adminFields.length > 0 && !principal.scopes.includes("admin")) {
+      throw new ApiError("forbidden", `Only admins change ${adminFields.join(", ")}.`, {
+        fields: adminFields,
+      });
+    }
+    if (await mayManageKey(sql, principal, existing)) {
+      onlyLowers("budget_usd_per_day", existing.budget_usd_per_day, patch.budget_usd_per_day);
+      onlyLowers(
+        "budget_usd_per_month",
+        existing.budget_usd_per_month,
+        patch.budget_usd_per_month,
+      );
+    }
+    const meta = requestMeta(c);
+    const row = await sql.begin(async (tx) => {
+      const updated = await updateApiKey(tx, keyId, patch);
+      if (updated) {
+        await recordAuditEvent(tx, {
+          action: "api_key.update",
+          userId: updated.user_id,
+          actorId: principal.userId,
+          ip: meta.ip,
+          requestId: meta.requestId,
+          detail: { api_key_id: keyId, fields: Object.keys(patch) },
+        });
+      }
+      return updated;
+    });
+    if (!row) throw new ApiError("not_found", "No such API key.");
+    return c.json(toApiKey(row), 200);
   });
 
   app.openapi(listApiKeysRoute, async (c) => {

@@ -19,6 +19,12 @@ export const TierSchema = z.string().min(1).max(32).regex(/^[a-z0-9_-]+$/).opena
   example: "free",
 });
 
+/** A USD budget: > 0, at most 6 decimals (kept in micro-dollars). */
+export const BudgetUsd = z.number().positive().max(1_000_000_000).refine(
+  (v) => Math.abs(Math.round(v * 1e6) - v * 1e6) < 1e-6,
+  "at most 6 decimals (micro-dollars)",
+).openapi({ example: 5 });
+
 export const UserSchema = z.object({
   id: z.uuid().max(36),
   email: z.string().max(254).openapi({ example: "ada@example.com" }),
@@ -30,6 +36,12 @@ export const UserSchema = z.object({
   role: RoleSchema,
   tier: TierSchema,
   disabled: z.boolean(),
+  budget_usd_per_day: BudgetUsd.nullable().openapi({
+    description: "USD per UTC day across all of the user's credentials (admin-set).",
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().openapi({
+    description: "USD per UTC month across all of the user's credentials (admin-set).",
+  }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("User");
@@ -46,6 +58,8 @@ export function toUser(row: UserRow): z.infer<typeof UserSchema> {
     role: row.role,
     tier: row.tier,
     disabled: row.disabled,
+    budget_usd_per_day: row.budget_usd_per_day ?? null,
+    budget_usd_per_month: row.budget_usd_per_month ?? null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };

@@ -14,6 +14,7 @@ import { requestMeta } from "./auth.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import {
+  BudgetUsd,
   pageOf,
   PageQuery,
   RoleSchema,
@@ -37,12 +38,24 @@ const UpdateUserBody = z.object({
   disabled: z.boolean().optional().openapi({
     description: "Admin only; disabling revokes every session.",
   }),
+  budget_usd_per_day: BudgetUsd.nullable().optional().openapi({
+    description: "Admin only: USD per UTC day over all of the user's credentials; null clears.",
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
+    description: "Admin only: USD per UTC month over all of the user's credentials; null clears.",
+  }),
 }).strict().openapi("UpdateUserRequest", {
   description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
 });
 
 /** Fields only an admin may send, even about themselves. */
-const PRIVILEGED_FIELDS = ["role", "tier", "disabled"] as const;
+const PRIVILEGED_FIELDS = [
+  "role",
+  "tier",
+  "disabled",
+  "budget_usd_per_day",
+  "budget_usd_per_month",
+] as const;
 
 const ListUsersQuery = PageQuery.extend({
   q: z.string().trim().min(1).max(254).optional().openapi({
@@ -92,7 +105,8 @@ const updateUserRoute = createRoute({
   path: "/v1/users/{user_id}",
   operationId: "updateUser",
   tags: ["users"],
-  summary: "Update a user's names, company and job title (admins: also role, tier, disabled)",
+  summary:
+    "Update a user's names, company and job title (admins: also role, tier, disabled, budgets)",
   description:
     "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
   security: anyCredential,
@@ -146,6 +160,15 @@ async function applyPrivilegeChanges(
   if (roleChanged) await audit("user.role_change", { from: before.role, to: after.role });
   if (disabledNow) await audit("user.disable");
   if (before.disabled && !after.disabled) await audit("user.enable");
+  if (
+    before.budget_usd_per_day !== after.budget_usd_per_day ||
+    before.budget_usd_per_month !== after.budget_usd_per_month
+  ) {
+    await audit("user.budget_change", {
+      from: [before.budget_usd_per_day, before.budget_usd_per_month],
+      to: [after.budget_usd_per_day, after.budget_usd_per_month],
+    });
+  }
   if (before.tier !== after.tier) {
     await audit("user.tier_change", { from: before.tier, to: after.tier });
   }
