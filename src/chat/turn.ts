@@ -219,7 +219,7 @@ export class Turn {
    * the turn.
    */
   async run(listen?: TurnEventListener): Promise<TurnRecord> {
-    const { services, principal, stream, cancel, unlink } = this.#state;
+    const { services, stream, cancel, unlink } = this.#state;
     try {
       for await (const event of stream) {
         if (!listen || cancel.signal.aborted) continue;

@@ -336,7 +336,7 @@ export class LlmRouter {
             cost_usd: cost,
             status: "complete",
           },
-          source: "provider",
+          source: ev.usageEstimated ? "estimated" : "provider",
         };
       }
       throw new ProviderError(
