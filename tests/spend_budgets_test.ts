@@ -13,8 +13,11 @@ import {
   type TestApp,
 } from "./support/harness.ts";
 import { deleteKeys } from "./support/redis_keys.ts";
+import { startUpstashRestServer } from "./support/upstash_rest_server.ts";
 import { createKey, registerUser, type TestUser } from "./support/users.ts";
 import { MemorySpendCounters } from "../src/spend/counters.ts";
+import type { LimitSnapshot } from "../src/spend/service.ts";
+import { eventually } from "./support/chat.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api_key_format.ts";
 import { insertApiKey } from "../src/db/api_keys.ts";
 import { insertUser } from "../src/db/users.ts";
@@ -111,38 +114,67 @@ async function fire(
   return { admitted: costs.length, refused, costs };
 }
 
-Deno.test("spend: concurrent calls on two instances never exceed a user's USD budget", async () => {
-  const apps = await instances();
-  const [h] = apps as [TestApp];
-  try {
-    const admin = await registerUser(h, { role: "admin" });
-    const user = await registerUser(h);
-    const budget = 0.0005; // 500 micro-dollars; a call reserves 85 and costs 33 (echo-smart)
-    await setUserBudget(h, admin, user, budget);
-    const sent = 24;
-    const { admitted, refused, costs } = await fire(
-      Array.from({ length: sent }, (_, i) => () => ask(apps[i % apps.length]!, user.accessToken)),
-    );
-    for (const res of refused) {
-      const detail = await refusalOf(res);
-      assert.equal(detail.policy, "usd_per_day");
-      assert.equal(detail.scope, "user");
-      assert.equal(detail.limit, budget);
-      assert.ok(detail.remaining >= 0);
-    }
-    const recorded = await ledger(h, user.id);
-    console.log(
-      `[spend figures] usd_per_day, backend=${backendName()}, instances=${apps.length}: ` +
-        `sent=${sent} admitted=${admitted} refused=${refused.length} budget=$${budget} ` +
-        `recorded=$${recorded.cost.toFixed(6)} (${recorded.calls} calls)`,
-    );
-    assert.ok(recorded.cost <= budget, `recorded ${recorded.cost} > budget ${budget}`);
-    assert.ok(admitted >= 1 && refused.length >= 1);
-    assert.equal(recorded.calls, admitted, "refused calls leave no usage row");
-    const answered = Math.round(costs.reduce((a, b) => a + b, 0) * 1e6);
-    assert.equal(answered, Math.round(recorded.cost * 1e6), "answers carry what was recorded");
-  } finally {
-    await closeAll(apps);
+/** The limiter backends to run the concurrency test on: every one this run can reach. */
+async function backends(): Promise<
+  { name: string; env: Record<string, string>; stop(): Promise<void> }[]
+> {
+  if (!TEST_REDIS_URL) return [{ name: "memory", env: {}, stop: () => Promise.resolve() }];
+  const token = `tok_${crypto.randomUUID()}`;
+  const upstash = await startUpstashRestServer(TEST_REDIS_URL, token);
+  return [
+    { name: "redis", env: {}, stop: () => Promise.resolve() },
+    {
+      name: "upstash",
+      env: {
+        RATE_LIMIT_BACKEND: "upstash",
+        UPSTASH_REDIS_REST_URL: upstash.url,
+        UPSTASH_REDIS_REST_TOKEN: token,
+      },
+      stop: () => upstash.close(),
+    },
+  ];
+}
+
+Deno.test("spend: concurrent calls on two instances never exceed a user's USD budget", async (t) => {
+  for (const backend of await backends()) {
+    await t.step(backend.name, async () => {
+      const apps = await instances(backend.env);
+      const [h] = apps as [TestApp];
+      try {
+        const admin = await registerUser(h, { role: "admin" });
+        const user = await registerUser(h);
+        const budget = 0.0005; // 500 micro-dollars; a call reserves 85 and costs 33 (echo-smart)
+        await setUserBudget(h, admin, user, budget);
+        const sent = 24;
+        const { admitted, refused, costs } = await fire(
+          Array.from(
+            { length: sent },
+            (_, i) => () => ask(apps[i % apps.length]!, user.accessToken),
+          ),
+        );
+        for (const res of refused) {
+          const detail = await refusalOf(res);
+          assert.equal(detail.policy, "usd_per_day");
+          assert.equal(detail.scope, "user");
+          assert.equal(detail.limit, budget);
+          assert.ok(detail.remaining >= 0);
+        }
+        const recorded = await ledger(h, user.id);
+        console.log(
+          `[spend figures] usd_per_day, backend=${backend.name}, instances=${apps.length}: ` +
+            `sent=${sent} admitted=${admitted} refused=${refused.length} budget=$${budget} ` +
+            `recorded=$${recorded.cost.toFixed(6)} (${recorded.calls} calls)`,
+        );
+        assert.ok(recorded.cost <= budget, `recorded ${recorded.cost} > budget ${budget}`);
+        assert.ok(admitted >= 1 && refused.length >= 1);
+        assert.equal(recorded.calls, admitted, "refused calls leave no usage row");
+        const answered = Math.round(costs.reduce((a, b) => a + b, 0) * 1e6);
+        assert.equal(answered, Math.round(recorded.cost * 1e6), "answers carry what was recorded");
+      } finally {
+        await closeAll(apps);
+        await backend.stop();
+      }
+    });
   }
 });
 
@@ -536,6 +568,46 @@ Deno.test("spend: answers carry usage.cost_usd on every way in, echo honours the
       assert.equal(body.answers[0].finish_reason, "length");
       assert.deepEqual(body.usage, { input_tokens: 5, output_tokens: 2, cost_usd: 0.000013 });
     });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("spend: observers hear every settlement and refusal, off the request path", async () => {
+  const h = await startTestApp();
+  try {
+    const admin = await registerUser(h, { role: "admin" });
+    const user = await registerUser(h);
+    await setUserBudget(h, admin, user, 0.0001);
+    const settled: LimitSnapshot[][] = [];
+    const refused: LimitSnapshot[] = [];
+    h.services.spend.observe({
+      onSettled: (snapshots) => void settled.push(snapshots),
+      onRefused: (snapshot) => void refused.push(snapshot),
+    });
+    // An observer that throws never fails a request.
+    h.services.spend.observe({
+      onSettled: () => {
+        throw new Error("observer down");
+      },
+      onRefused: () => Promise.reject(new Error("observer down")),
+    });
+    assert.equal((await ask(h, user.accessToken)).status, 200);
+    await refusalOf(await ask(h, user.accessToken));
+    await eventually(() =>
+      Promise.resolve(settled.length === 1 && refused.length === 1 || undefined)
+    );
+    const day = settled[0]!.find((s) => s.policy === "usd_per_day")!;
+    assert.deepEqual(
+      [day.user_id, day.api_key_id, day.scope, day.limit, day.used, day.reset - day.period_start],
+      [user.id, null, "user", 0.0001, 0.000033, 86_400],
+    );
+    assert.ok(settled[0]!.some((s) => s.policy === "tokens_per_day"));
+    assert.deepEqual([refused[0]!.policy, refused[0]!.scope, refused[0]!.used], [
+      "usd_per_day",
+      "user",
+      0.000033,
+    ]);
   } finally {
     await h.close();
   }

@@ -179,6 +179,8 @@ Deno.test("ws: chat over a real socket", async (t) => {
       assert.deepEqual(done.tool_calls, []);
       assert.deepEqual(done.results, []);
       assert.match(done.message_id, /^[0-9a-f-]{36}$/);
+      // The mock reports usage (prompt: 9 characters; 4 chunks) at $1 / $2 per M tokens.
+      assert.deepEqual(done.usage, { input_tokens: 9, output_tokens: 4, cost_usd: 0.000017 });
     });
 
     await t.step("the conversation continues and is stored", async () => {
