@@ -180,6 +180,7 @@ interface MemoryCounter {
 export class MemorySpendCounters implements SpendCounters {
   readonly kind = "memory" as const;
   readonly #counters = new Map<string, MemoryCounter>();
+  #lastSweep = 0;
 
   /** Forgets every counter, as a Redis FLUSHALL would (tests). */
   clear(): void {
@@ -238,7 +239,10 @@ export class MemorySpendCounters implements SpendCounters {
     return Promise.resolve();
   }
 
+  /** Drops counters of ended periods, at most once a minute (a full pass over the map). */
   #sweep(nowMs: number): void {
+    if (nowMs - this.#lastSweep < 60_000) return;
+    this.#lastSweep = nowMs;
     for (const [key, counter] of this.#counters) {
       if (counter.expireAtMs <= nowMs) this.#counters.delete(key);
     }
