@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import type { Principal } from "../src/auth/principal.ts";
+import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
@@ -274,6 +276,11 @@ Deno.test("ws: revoked credentials, the stream cap and shutdown", async (t) => {
       await hold.body!.cancel();
       socket.close();
       await socket.closed;
+      // The held stream frees its slot once its call is settled and its turn stored.
+      const principal = { type: "user" as const, userId: user.id } as Principal;
+      await eventually(() =>
+        Promise.resolve(chatRuntime(h.services).streams.openFor(principal) === 0 || undefined)
+      );
     });
 
     await t.step("shutdown closes sockets with 1001 and stores the cut answer", async () => {
