@@ -80,6 +80,7 @@ export const envSchema = z.object({
   PASSWORD_SCRYPT_LOG_N: int(14, 22).default(17),
   ECHO_MODELS: bool.optional(),
   LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
+  LLM_STREAM_IDLE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
   METRICS_TOKEN: z.string().min(16).optional(),

@@ -89,7 +89,7 @@ export async function createServices(
       sessions,
       limits,
       models,
-      llm: new LlmRouter(models),
+      llm: new LlmRouter(models, { streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS }),
       metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,
