@@ -26,6 +26,7 @@ const ALIASES = {
   "gatehouse/chatbot": "balanced",
 } as const satisfies Record<string, QueryMode>;
 const CHATBOT_HEADER = "x-gatehouse-chatbot";
+const CONVERSATION_HEADER = "X-Gatehouse-Conversation-Id";
 
 const TextPart = z.object({
   type: z.literal("text"),
@@ -197,7 +198,14 @@ const createChatCompletionRoute = createRoute({
   responses: {
     200: {
       description: "The completion, or its chunks as Server-Sent Events.",
-      headers: { ...standardHeaders, ...rateLimitHeaders },
+      headers: {
+        ...standardHeaders,
+        ...rateLimitHeaders,
+        [CONVERSATION_HEADER]: {
+          description: "The stored conversation (with `store: true` or a chatbot).",
+          schema: { type: "string" as const, format: "uuid", maxLength: 36 },
+        },
+      },
       content: {
         "application/json": { schema: ChatCompletion },
         "text/event-stream": { schema: ChunkStream },
@@ -312,9 +320,9 @@ export function registerOpenAiRoutes(app: App): void {
       chatbotId,
       services.config.MAX_PROMPT_CHARS,
     );
-    if (input.store) c.header("X-Gatehouse-Conversation-Stored", "true");
     if (body.stream !== true) {
       const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
+      if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
       const record = await turn.run();
       return c.json(completionBody(turn, record, Math.floor(Date.now() / 1000)), 200);
     }
@@ -326,6 +334,7 @@ export function registerOpenAiRoutes(app: App): void {
         c.req.raw.signal,
         shutdown,
       ]);
+      if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
       return await openAiStreamResponse(c, turn, {
         includeUsage: body.stream_options?.include_usage === true,
         keepAliveMs: runtime.keepAliveMs,
