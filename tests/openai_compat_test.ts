@@ -43,13 +43,16 @@ Deno.test("openai SDK: completion, stream with usage, model list on echo", async
     const { key } = await createKey(h, user);
     const openai = client(server.port, key);
 
-    await t.step("first gatehouse/speed query on a fresh instance takes the faster model", async () => {
-      const completion = await openai.chat.completions.create({
-        model: "gatehouse/speed",
-        messages: [{ role: "user", content: "quick?" }],
-      });
-      assert.equal(completion.model, "echo-fast");
-    });
+    await t.step(
+      "first gatehouse/speed query on a fresh instance takes the faster model",
+      async () => {
+        const completion = await openai.chat.completions.create({
+          model: "gatehouse/speed",
+          messages: [{ role: "user", content: "quick?" }],
+        });
+        assert.equal(completion.model, "echo-fast");
+      },
+    );
 
     await t.step("chat.completions.create answers a chat.completion", async () => {
       const { data, response } = await openai.chat.completions.create({
@@ -79,17 +82,20 @@ Deno.test("openai SDK: completion, stream with usage, model list on echo", async
       assert.equal(response.headers.get("x-gatehouse-conversation-id"), null, "not stored");
     });
 
-    await t.step("max_tokens and max_completion_tokens cut the answer (finish length)", async () => {
-      for (const limit of [{ max_tokens: 2 }, { max_completion_tokens: 2 }]) {
-        const completion = await openai.chat.completions.create({
-          model: "echo-fast",
-          messages: [{ role: "user", content: "a fairly long question to cut" }],
-          ...limit,
-        });
-        assert.equal(completion.choices[0]!.finish_reason, "length");
-        assert.equal(completion.choices[0]!.message.content, "Echo: a ");
-      }
-    });
+    await t.step(
+      "max_tokens and max_completion_tokens cut the answer (finish length)",
+      async () => {
+        for (const limit of [{ max_tokens: 2 }, { max_completion_tokens: 2 }]) {
+          const completion = await openai.chat.completions.create({
+            model: "echo-fast",
+            messages: [{ role: "user", content: "a fairly long question to cut" }],
+            ...limit,
+          });
+          assert.equal(completion.choices[0]!.finish_reason, "length");
+          assert.equal(completion.choices[0]!.message.content, "Echo: a ");
+        }
+      },
+    );
 
     await t.step("stream with include_usage: chunks, a usage chunk, then the end", async () => {
       const stream = await openai.chat.completions.create({
