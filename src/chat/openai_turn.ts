@@ -43,7 +43,7 @@ function completionId(turn: Turn): string {
 }
 
 /** The answer of a finished turn, or the 503 saying why there is none. */
-function selected(turn: Turn, record: TurnRecord): Answer {
+function selected(record: TurnRecord): Answer {
   const { selected, answers } = record.result;
   if (selected === null) throw allModelsFailed(answers);
   return answers[selected]!;
@@ -51,7 +51,7 @@ function selected(turn: Turn, record: TurnRecord): Answer {
 
 /** `chat.completion` of a finished turn. */
 export function completionBody(turn: Turn, record: TurnRecord, created: number) {
-  const answer = selected(turn, record);
+  const answer = selected(record);
   return {
     id: completionId(turn),
     object: "chat.completion" as const,
@@ -107,7 +107,7 @@ export async function openAiStreamResponse(
     const outcome = await finished;
     if (!outcome.ok) throw outcome.error;
     if (options.shutdown.aborted) throw shuttingDown();
-    selected(turn, outcome.record);
+    selected(outcome.record);
   }
 
   const created = Math.floor(Date.now() / 1000);
@@ -142,7 +142,7 @@ export async function openAiStreamResponse(
       const outcome = await finished;
       if (!outcome.ok) throw outcome.error;
       if (options.shutdown.aborted) throw shuttingDown();
-      const answer = selected(turn, outcome.record);
+      const answer = selected(outcome.record);
       model = answer.model;
       await sse.data(chunk({}, answer.finish_reason ?? "stop"));
       if (options.includeUsage) {

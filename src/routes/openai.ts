@@ -14,7 +14,7 @@ import { Turn, type TurnInput } from "../chat/turn.ts";
 import { ApiError } from "../errors.ts";
 import type { ChatMessage, QueryMode } from "../llm/mod.ts";
 import { OpenAiErrorSchema } from "./openai_errors.ts";
-import { rateLimitHeaders } from "./responses.ts";
+import { headersFor } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;
@@ -135,25 +135,12 @@ const ModelList = z.object({
 
 const ChatbotHeader = z.object({
   [CHATBOT_HEADER]: z.uuid().max(36).optional().openapi({
-    param: { name: "X-Gatehouse-Chatbot", in: "header" },
     description: "Answer as this chatbot: its system prompt and the user context it may see " +
       "go first. A chatbot-bound key uses its own chatbot without it.",
     example: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
   }),
 });
 
-const standardHeaders = {
-  "X-Request-Id": {
-    description: "Request id, also in error bodies.",
-    schema: { type: "string" as const, maxLength: 128 },
-  },
-};
-const retryAfter = {
-  "Retry-After": {
-    description: "Seconds to wait before retrying (at least 1).",
-    schema: { type: "integer" as const, format: "int32", minimum: 1, maximum: 86400 },
-  },
-};
 const errorText: Record<number, string> = {
   400: "Malformed JSON, or `n` other than 1.",
   401: "Missing or invalid credentials (`invalid_api_key`).",
@@ -171,7 +158,7 @@ const errorText: Record<number, string> = {
 function openAiErrors(statuses: (keyof typeof errorText)[]) {
   return Object.fromEntries(statuses.map((status) => [status, {
     description: errorText[status]!,
-    headers: { ...standardHeaders, ...rateLimitHeaders, ...(status === 429 ? retryAfter : {}) },
+    headers: headersFor(status, { limited: true }),
     content: { "application/json": { schema: OpenAiErrorSchema } },
   }]));
 }
@@ -199,8 +186,7 @@ const createChatCompletionRoute = createRoute({
     200: {
       description: "The completion, or its chunks as Server-Sent Events.",
       headers: {
-        ...standardHeaders,
-        ...rateLimitHeaders,
+        ...headersFor(200, { limited: true }),
         [CONVERSATION_HEADER]: {
           description: "The stored conversation (with `store: true` or a chatbot).",
           schema: { type: "string" as const, format: "uuid", maxLength: 36 },
@@ -229,7 +215,7 @@ const listOpenAiModelsRoute = createRoute({
   responses: {
     200: {
       description: "The models.",
-      headers: { ...standardHeaders, ...rateLimitHeaders },
+      headers: headersFor(200, { limited: true }),
       content: { "application/json": { schema: ModelList } },
     },
     ...openAiErrors([401, 403, 429, 500]),

@@ -58,7 +58,8 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
-function headersFor(status: number, options: ResponseOptions) {
+/** The headers an answer with `status` declares (errors of other shapes reuse them). */
+export function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),
