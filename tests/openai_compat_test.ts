@@ -191,7 +191,7 @@ Deno.test("openai SDK: completion, stream with usage, model list on echo", async
 
 Deno.test("openai SDK: errors surface as the SDK's typed errors", async (t) => {
   const h = await startTestApp({
-    RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: 6, per_day: 1000 } }),
+    RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: 12, per_day: 1000 } }),
   });
   const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
   const ask = (openai: OpenAI, extra: Record<string, unknown> = {}) =>
@@ -226,10 +226,13 @@ Deno.test("openai SDK: errors surface as the SDK's typed errors", async (t) => {
     const { key } = await createKey(h, user);
     const openai = client(server.port, key);
     await t.step("400 BadRequestError for n other than 1", async () => {
-      const error = await ask(openai, { n: 2 }).catch((e) => e);
-      assert.ok(error instanceof BadRequestError, String(error));
-      assert.equal(error.param, "n");
-      assert.equal(error.type, "invalid_request_error");
+      for (const n of [2, 0, 500]) {
+        const error = await ask(openai, { n }).catch((e) => e);
+        assert.ok(error instanceof BadRequestError, String(error));
+        assert.equal(error.param, "n");
+        assert.equal(error.type, "invalid_request_error");
+      }
+      assert.equal((await ask(openai, { n: 1 })).choices.length, 1);
     });
 
     await t.step("404 NotFoundError for an unknown model; 422 for a bad field", async () => {
@@ -253,7 +256,7 @@ Deno.test("openai SDK: errors surface as the SDK's typed errors", async (t) => {
 
     await t.step("429 RateLimitError with Retry-After and the rate-limit headers", async () => {
       let error: unknown;
-      for (let i = 0; i < 10 && !error; i++) {
+      for (let i = 0; i < 20 && !error; i++) {
         await ask(openai).catch((e) => (error = e));
       }
       assert.ok(error instanceof RateLimitError, String(error));

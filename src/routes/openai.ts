@@ -73,7 +73,7 @@ const ChatCompletionRequest = z.object({
   store: z.boolean().nullable().optional().openapi({
     description: "Store the exchange as a conversation (always with a chatbot).",
   }),
-  n: z.number().int().min(1).max(128).nullable().optional().openapi({
+  n: z.number().int().min(-2_147_483_648).max(2_147_483_647).nullable().optional().openapi({
     format: "int32",
     description: "Only 1 is supported; anything else is a 400.",
   }),
