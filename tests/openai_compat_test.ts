@@ -280,11 +280,11 @@ Deno.test("openai SDK: chatbot context first, abort reaches upstream", async (t)
   const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
   try {
     const user = await registerUser(h);
-    await putDetails(h, user, { profile: { company: "Acme" }, preferences: {} });
+    await putDetails(h, user, { profile: { plan: "Globex gold" }, preferences: {} });
     const bot = await createChatbot(h, user, {
       name: "Support",
       system_prompt: "You are Acme support.",
-      context_fields: ["company"],
+      context_fields: ["plan"],
       models: ["m-main"],
     });
     const { key } = await createKey(h, user);
@@ -310,7 +310,7 @@ Deno.test("openai SDK: chatbot context first, abort reaches upstream", async (t)
       }[];
       assert.equal(sent[0]!.role, "system");
       assert.match(sent[0]!.content, /^You are Acme support\./);
-      assert.match(sent[0]!.content, /Acme/);
+      assert.match(sent[0]!.content, /Globex/, "the user context the chatbot may see");
       assert.deepEqual(sent.slice(1), [
         { role: "system", content: "Answer in French." },
         { role: "user", content: "Salut" },
