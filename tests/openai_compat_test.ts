@@ -211,6 +211,7 @@ Deno.test("openai SDK: errors surface as the SDK's typed errors", async (t) => {
       assert.equal(error.code, "invalid_api_key");
       assert.equal(error.type, "invalid_request_error");
       assert.ok(error.requestID);
+      assert.match(error.headers!.get("www-authenticate")!, /^Bearer/);
       const list = await bad.models.list().catch((e) => e);
       assert.ok(list instanceof AuthenticationError);
     });
@@ -384,6 +385,40 @@ Deno.test("openai SDK: chatbot context first, abort reaches upstream", async (t)
       assert.equal(usage[0]!.status, "incomplete");
       assert.ok(usage[0]!.output_tokens > 0);
     });
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});
+
+Deno.test("openai SDK: concurrent answers per user are capped like query's", async () => {
+  const { h, mock, close } = await startAppWithMock(
+    { "m-hang": { hang: true }, "m-ok": {} },
+    { MAX_CONCURRENT_QUERIES_PER_USER: "1", MAX_STREAMS_PER_PRINCIPAL: "1" },
+  );
+  const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
+  try {
+    const user = await registerUser(h);
+    const { key } = await createKey(h, user);
+    const openai = client(server.port, key);
+    const messages = [{ role: "user" as const, content: "hi" }];
+    for (const stream of [false, true]) {
+      const controller = new AbortController();
+      const held = openai.chat.completions.create(
+        { model: "m-hang", messages, stream },
+        { signal: controller.signal },
+      ).catch((e) => e);
+      await mock.waitForRequests(mock.requests.length + 1);
+      const error = await openai.chat.completions.create({ model: "m-ok", messages, stream })
+        .catch((e) => e);
+      assert.ok(error instanceof RateLimitError, String(error));
+      assert.equal(
+        (error.error as { detail?: { policy?: string } } | undefined)?.detail?.policy,
+        stream ? "concurrent_streams" : "concurrent_queries",
+      );
+      controller.abort();
+      await held;
+    }
   } finally {
     await server.shutdown();
     await close();

@@ -90,7 +90,7 @@ export interface paths {
         put?: never;
         /**
          * Create a chat completion (OpenAI-compatible)
-         * @description OpenAI's Chat Completions request and response, streaming (`stream: true`) and not; the same `query` scope, rate limits, quotas, usage rows and metrics as `query`. With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user context it may see go first, whichever model is named. The exchange is stored as a conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are accepted and ignored. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL).
+         * @description OpenAI's Chat Completions request and response, streaming (`stream: true`) and not; the same `query` scope, rate limits, quotas, usage rows and metrics as `query`. With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user context it may see go first, whichever model is named. The exchange is stored as a conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are accepted and ignored. Concurrent streams (MAX_STREAMS_PER_PRINCIPAL) and answers (MAX_CONCURRENT_QUERIES_PER_USER) per user are capped: 429 beyond.
          */
         post: operations["createChatCompletion"];
         delete?: never;
@@ -166,10 +166,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (never the secrets) */
+        /**
+         * List API keys (never the secrets)
+         * @description A chatbot-bound key may not list keys (403).
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is shown once) */
+        /**
+         * Create an API key (the secret is shown once)
+         * @description A key may create only keys it could itself hold: scopes within its own, its own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at most `MAX_API_KEYS_PER_USER` live keys (409 beyond).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -184,13 +190,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one API key (never the secret) */
+        /**
+         * Get one API key (never the secret)
+         * @description A chatbot-bound key may not read keys (403).
+         */
         get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
          * Revoke an API key
-         * @description Takes effect on every instance within 5 seconds.
+         * @description Takes effect on every instance within 5 seconds. A key may revoke only keys it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -209,7 +218,7 @@ export interface paths {
         put?: never;
         /**
          * Replace an API key's secret
-         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400).
+         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400). A key may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of the user's keys.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -282,7 +291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's user */
+        /**
+         * The caller's user
+         * @description A chatbot-bound key may not read the account (403).
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -408,7 +420,7 @@ export interface paths {
         put?: never;
         /**
          * Approve or deny a chatbot's request to use profile fields
-         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409.
+         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409. A consent decision needs the user's access token (JWT): never an API key (403).
          */
         post: operations["respondToConsent"];
         delete?: never;
@@ -472,7 +484,7 @@ export interface paths {
         put?: never;
         /**
          * Send a chat message and get the reply
-         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["sendChatMessage"];
         delete?: never;
@@ -570,7 +582,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a chatbot
-         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["queryChatbot"];
         delete?: never;
@@ -650,7 +662,7 @@ export interface paths {
         put?: never;
         /**
          * Ask one or several models
-         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["query"];
         delete?: never;
@@ -715,7 +727,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user and everything they own (yourself, or anyone as an admin)
-         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised.
+         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised. Needs an access token (JWT): never an API key (403).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -736,7 +748,7 @@ export interface paths {
         };
         /**
          * The LLM-ready context of a user
-         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer.
+         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer. A chatbot-bound key (with `query` or `chat`) gets only what its chatbot may see, and only that chatbot's conversations.
          */
         get: operations["getUserContext"];
         put?: never;
@@ -1283,9 +1295,15 @@ export interface components {
             updated_at: string;
         };
         CreateApiKeyRequest: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
+             */
             chatbot_id?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description A key that expires may create only keys that expire no later.
+             */
             expires_at?: string;
             /** @example CI pipeline */
             name: string;
@@ -1301,6 +1319,7 @@ export interface components {
              * @example 120
              */
             rate_limit_per_minute?: number;
+            /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
             scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description Admin only.
@@ -2213,6 +2232,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2456,6 +2477,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2613,6 +2636,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2764,6 +2789,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2920,6 +2947,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3098,6 +3127,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3137,6 +3168,29 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;
@@ -3343,6 +3397,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3540,6 +3596,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3743,6 +3801,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4040,6 +4100,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4285,6 +4347,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4482,6 +4546,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4635,6 +4701,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4859,6 +4927,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5306,6 +5376,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5480,6 +5552,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5654,6 +5728,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5809,6 +5885,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6078,6 +6156,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6254,6 +6334,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6451,6 +6533,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6653,6 +6737,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6896,6 +6982,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7096,6 +7184,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7274,6 +7364,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7496,6 +7588,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7693,6 +7787,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7896,6 +7992,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8146,6 +8244,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8415,6 +8515,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8589,6 +8691,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8763,6 +8867,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8919,6 +9025,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9194,6 +9302,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9373,6 +9483,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9549,6 +9661,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9746,6 +9860,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9949,6 +10065,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10200,6 +10318,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10403,6 +10523,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */

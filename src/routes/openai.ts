@@ -174,8 +174,8 @@ const createChatCompletionRoute = createRoute({
     "With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user " +
     "context it may see go first, whichever model is named. The exchange is stored as a " +
     "conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are " +
-    "accepted and ignored. Concurrent streams per caller are capped " +
-    "(MAX_STREAMS_PER_PRINCIPAL).",
+    "accepted and ignored. Concurrent streams (MAX_STREAMS_PER_PRINCIPAL) and answers " +
+    "(MAX_CONCURRENT_QUERIES_PER_USER) per user are capped: 429 beyond.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["query"] })] as const,
   request: {
@@ -306,13 +306,19 @@ export function registerOpenAiRoutes(app: App): void {
       chatbotId,
       services.config.MAX_PROMPT_CHARS,
     );
-    if (body.stream !== true) {
-      const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
-      if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
-      const record = await turn.run();
-      return c.json(completionBody(turn, record, Math.floor(Date.now() / 1000)), 200);
-    }
     const runtime = chatRuntime(services);
+    if (body.stream !== true) {
+      // The same caps as query: concurrent answers per user.
+      const release = runtime.queries.acquire(principal);
+      try {
+        const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
+        if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
+        const record = await turn.run();
+        return c.json(completionBody(turn, record, Math.floor(Date.now() / 1000)), 200);
+      } finally {
+        release();
+      }
+    }
     const release = runtime.streams.acquire(principal);
     try {
       const shutdown = services.lifecycle.shutdownSignal;
