@@ -3,7 +3,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "./context.ts";
+import type { App, AppEnv } from "./http/env.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { corsPolicy } from "./middleware/cors_policy.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
@@ -31,8 +31,6 @@ import { registerUserRoutes } from "./routes/users.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
-
-export type App = OpenAPIHono<AppEnv>;
 
 /** Swagger UI, the one HTML page. */
 const DOCS_PATH = "/docs";

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import { setResponseHeader } from "../middleware/response_headers.ts";
 import { admitOrThrow } from "../ratelimit/enforce.ts";

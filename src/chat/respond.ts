@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { chatRuntime } from "./runtime.ts";
 import { sseTurnResponse } from "./sse_turn.ts";
 import { Turn, type TurnInput, type TurnRecord } from "./turn.ts";

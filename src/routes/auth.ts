@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { SCOPES } from "../auth/principal.ts";
 import {
@@ -14,7 +14,7 @@ import type { GuardedCheck } from "../auth/login_guard.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
 import { clientIp } from "../client_ip.ts";
 import type { Config } from "../config.ts";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import { hasLoggedInFrom, listActiveSessions } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
