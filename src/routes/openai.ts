@@ -6,7 +6,7 @@
  * shape (openai_errors.ts, applied by the app's error handler to this prefix).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { completionBody, openAiStreamResponse } from "../chat/openai_turn.ts";
 import { chatRuntime } from "../chat/runtime.ts";
