@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Principal } from "../src/auth/principal.ts";
+import type { Principal } from "../src/principal.ts";
 import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";

@@ -79,6 +79,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/openai/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a chat completion (OpenAI-compatible)
+         * @description OpenAI's Chat Completions request and response, streaming (`stream: true`) and not; the same `query` scope, rate limits, quotas, usage rows and metrics as `query`. With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user context it may see go first, whichever model is named. The exchange is stored as a conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are accepted and ignored. Concurrent streams (MAX_STREAMS_PER_PRINCIPAL) and answers (MAX_CONCURRENT_QUERIES_PER_USER) per user are capped: 429 beyond.
+         */
+        post: operations["createChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List models (OpenAI-compatible)
+         * @description The configured models and the routing aliases `gatehouse/speed` and `gatehouse/balanced` (and `gatehouse/chatbot` for a chatbot-bound key), in OpenAI's list shape.
+         */
+        get: operations["listOpenAiModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit-log": {
         parameters: {
             query?: never;
@@ -126,10 +166,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (never the secrets) */
+        /**
+         * List API keys (never the secrets)
+         * @description A chatbot-bound key may not list keys (403).
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is shown once) */
+        /**
+         * Create an API key (the secret is shown once)
+         * @description A key may create only keys it could itself hold: scopes within its own, its own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at most `MAX_API_KEYS_PER_USER` live keys (409 beyond).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -144,13 +190,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one API key (never the secret) */
+        /**
+         * Get one API key (never the secret)
+         * @description A chatbot-bound key may not read keys (403).
+         */
         get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
          * Revoke an API key
-         * @description Takes effect on every instance within 5 seconds.
+         * @description Takes effect on every instance within 5 seconds. A key may revoke only keys it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -173,7 +222,7 @@ export interface paths {
         put?: never;
         /**
          * Replace an API key's secret
-         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400).
+         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400). A key may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of the user's keys.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -246,7 +295,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's user */
+        /**
+         * The caller's user
+         * @description A chatbot-bound key may not read the account (403).
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -372,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * Approve or deny a chatbot's request to use profile fields
-         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409.
+         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409. A consent decision needs the user's access token (JWT): never an API key (403).
          */
         post: operations["respondToConsent"];
         delete?: never;
@@ -436,7 +488,7 @@ export interface paths {
         put?: never;
         /**
          * Send a chat message and get the reply
-         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["sendChatMessage"];
         delete?: never;
@@ -534,7 +586,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a chatbot
-         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["queryChatbot"];
         delete?: never;
@@ -614,7 +666,7 @@ export interface paths {
         put?: never;
         /**
          * Ask one or several models
-         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["query"];
         delete?: never;
@@ -719,7 +771,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user and everything they own (yourself, or anyone as an admin)
-         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised.
+         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised. Needs an access token (JWT): never an API key (403).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -740,7 +792,7 @@ export interface paths {
         };
         /**
          * The LLM-ready context of a user
-         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer.
+         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer. A chatbot-bound key (with `query` or `chat`) gets only what its chatbot may see, and only that chatbot's conversations.
          */
         get: operations["getUserContext"];
         put?: never;
@@ -1012,6 +1064,80 @@ export interface components {
             user_context: components["schemas"]["UserContext"] & unknown;
             user_message: string;
         };
+        ChatCompletion: {
+            choices: {
+                /** @example stop */
+                finish_reason: string;
+                /** Format: int32 */
+                index: number;
+                logprobs: null;
+                message: {
+                    content: string;
+                    refusal: null;
+                    /** @enum {string} */
+                    role: "assistant";
+                };
+            }[];
+            /** Format: int64 */
+            created: number;
+            /** @example chatcmpl-3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f */
+            id: string;
+            /** @description The model that answered. */
+            model: string;
+            /** @enum {string} */
+            object: "chat.completion";
+            system_fingerprint: null;
+            usage: components["schemas"]["OpenAiUsage"];
+        };
+        /**
+         * @example {
+         *       "model": "gatehouse/balanced",
+         *       "messages": [
+         *         {
+         *           "role": "user",
+         *           "content": "Say hello in French."
+         *         }
+         *       ]
+         *     }
+         */
+        ChatCompletionRequest: {
+            /**
+             * Format: int32
+             * @description Output limit (wins over max_tokens).
+             */
+            max_completion_tokens?: number | null;
+            /**
+             * Format: int32
+             * @description Output limit (older name).
+             */
+            max_tokens?: number | null;
+            /** @description The conversation; the last message is the user's. Together at most MAX_PROMPT_CHARS characters. */
+            messages: components["schemas"]["OpenAiMessage"][];
+            /**
+             * @description A model id from listModels, or `gatehouse/speed`, `gatehouse/balanced` (routing as in `query`), or `gatehouse/chatbot` (the chatbot's models; needs a chatbot-bound key or the X-Gatehouse-Chatbot header). Unknown: 404 `model_not_found`.
+             * @example gatehouse/balanced
+             */
+            model: string;
+            /**
+             * Format: int32
+             * @description Only 1 is supported; anything else is a 400.
+             */
+            n?: number | null;
+            /** @description Accepted, not forwarded. */
+            stop?: string | string[] | null;
+            /** @description Store the exchange as a conversation (always with a chatbot). */
+            store?: boolean | null;
+            stream?: boolean | null;
+            /** @description `include_usage`: a last chunk with `usage`. */
+            stream_options?: {
+                include_usage?: boolean | null;
+            } | null;
+            temperature?: number | null;
+            /** @description Accepted, not forwarded. */
+            top_p?: number | null;
+            /** @description Accepted, not forwarded. */
+            user?: string;
+        };
         ChatMessageRequest: {
             /**
              * Format: uuid
@@ -1234,9 +1360,15 @@ export interface components {
              * @example 5
              */
             budget_usd_per_month?: number;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
+             */
             chatbot_id?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description A key that expires may create only keys that expire no later.
+             */
             expires_at?: string;
             /** @example CI pipeline */
             name: string;
@@ -1252,6 +1384,7 @@ export interface components {
              * @example 120
              */
             rate_limit_per_minute?: number;
+            /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
             scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description Admin only.
@@ -1435,6 +1568,66 @@ export interface components {
             reason: "draining" | "database_unreachable";
             /** @enum {string} */
             status: "not_ready";
+        };
+        OpenAiError: {
+            error: {
+                /** @example invalid_api_key */
+                code: string | null;
+                /** @description Gatehouse's detail (e.g. which limit a 429 hit); OpenAI clients ignore it. */
+                detail?: {
+                    [key: string]: unknown;
+                };
+                /** @example Incorrect API key provided. */
+                message: string;
+                /** @example null */
+                param: string | null;
+                /** @example invalid_request_error */
+                type: string;
+            };
+            /** @example 0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10 */
+            request_id: string;
+        };
+        OpenAiMessage: {
+            /**
+             * @description Text, or a list of text parts (other part types are refused).
+             * @example Say hello in French.
+             */
+            content: string | components["schemas"]["OpenAiTextPart"][] | null;
+            name?: string;
+            /**
+             * @example user
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant";
+        };
+        OpenAiModelList: {
+            data: {
+                /** Format: int64 */
+                created: number;
+                /** @example echo-fast */
+                id: string;
+                /** @enum {string} */
+                object: "model";
+                /** @example echo */
+                owned_by: string;
+            }[];
+            /** @enum {string} */
+            object: "list";
+        };
+        OpenAiTextPart: {
+            text: string;
+            /** @enum {string} */
+            type: "text";
+        };
+        OpenAiUsage: {
+            /** Format: int64 */
+            completion_tokens: number;
+            /** @description Gatehouse's addition: US dollars charged for this request. */
+            cost_usd: number;
+            /** Format: int64 */
+            prompt_tokens: number;
+            /** Format: int64 */
+            total_tokens: number;
         };
         QueryRequest: {
             /**
@@ -2165,6 +2358,414 @@ export interface operations {
             };
         };
     };
+    createChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Answer as this chatbot: its system prompt and the user context it may see go first. A chatbot-bound key uses its own chatbot without it. */
+                "x-gatehouse-chatbot"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description The completion, or its chunks as Server-Sent Events. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The stored conversation (with `store: true` or a chatbot). */
+                    "X-Gatehouse-Conversation-Id"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed JSON, or `n` other than 1. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Missing or invalid credentials (`invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Not allowed (the `query` scope is missing, or the account is disabled). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unknown model (`model_not_found`) or chatbot. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Body must be application/json. */
+            415: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Request failed validation; `param` names the field. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Rate limit, quota or budget exhausted (`rate_limit_exceeded`); see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description No model could answer, or a dependency is down. */
+            503: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    listOpenAiModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiModelList"];
+                };
+            };
+            /** @description Missing or invalid credentials (`invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Not allowed (the `query` scope is missing, or the account is disabled). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Rate limit, quota or budget exhausted (`rate_limit_exceeded`); see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -2235,6 +2836,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2386,6 +2989,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2542,6 +3147,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2720,6 +3327,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2759,6 +3368,29 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;
@@ -2965,6 +3597,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3162,6 +3796,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3365,6 +4001,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3614,6 +4252,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3911,6 +4551,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4156,6 +4798,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4353,6 +4997,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4506,6 +5152,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4730,6 +5378,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5177,6 +5827,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5351,6 +6003,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5525,6 +6179,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5680,6 +6336,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5949,6 +6607,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6125,6 +6785,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6322,6 +6984,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6524,6 +7188,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6767,6 +7433,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6967,6 +7635,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7145,6 +7815,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7367,6 +8039,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7564,6 +8238,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7767,6 +8443,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8017,6 +8695,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8286,6 +8966,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8460,6 +9142,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8634,6 +9318,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8790,6 +9476,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9065,6 +9753,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9242,6 +9932,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9471,6 +10163,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9673,6 +10367,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9849,6 +10545,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10046,6 +10744,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10249,6 +10949,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10500,6 +11202,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10703,6 +11407,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */

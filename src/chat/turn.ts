@@ -7,7 +7,7 @@
  * `Turn.start` does everything that can be refused (404, 422, 503) before a
  * route commits to a streaming response; `run` then streams events and stores.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import {
   buildUserContext,
   type ConsentRequirement,
@@ -21,6 +21,7 @@ import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,
   CallRefusedError,
+  type ChatMessage,
   type QueryEvent,
   type QueryMode,
   type QueryResult,
@@ -31,7 +32,7 @@ import type { Services } from "../services.ts";
 import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
-import { assemblePrompt, type HistoryEntry } from "./prompt.ts";
+import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
 
 export interface TurnInput {
   message: string;
@@ -44,6 +45,16 @@ export interface TurnInput {
   /** Default the chatbot's temperature. */
   temperature?: number;
   maxTokens?: number;
+  /** The chunks go to the client as they come (see QueryOptions.streamed). */
+  streamed?: boolean;
+  /**
+   * The conversation so far as the client sent it (OpenAI-style), instead of a
+   * stored one: sent to the model as is, after the chatbot's system prompt and
+   * context, before `message`.
+   */
+  clientHistory?: ChatMessage[];
+  /** Store the messages as a conversation (default true); usage is stored either way. */
+  store?: boolean;
 }
 
 /** A finished, stored turn. */
@@ -64,8 +75,8 @@ interface TurnState {
   cancel: AbortController;
   /** Stops listening to the caller's signals once the turn is over. */
   unlink: () => void;
-  /** The assistant message written as `pending` before the model call. */
-  pendingId: string;
+  /** The assistant message written as `pending` before the model call (null: not stored). */
+  pendingId: string | null;
 }
 
 export class Turn {
@@ -134,26 +145,31 @@ export class Turn {
     }
 
     const conversationId = conversation?.id ?? crypto.randomUUID();
+    // Usage is recorded either way; the messages only when the turn is stored.
+    const store = input.store ?? true;
     const limits = await services.spend.limitsOf(principal);
     const cancel = new AbortController();
     const unlink = followSignals(cancel, signals);
     let stream: QueryStream;
     try {
       // Reserves the first model of every lane: a refusal is the request's 429 / 503.
+      const systemPrompt = chatbot?.system_prompt ?? null;
       stream = await services.llm.openQuery({
         mode: input.mode,
         models: input.models ?? chatbotModels(services, chatbot),
         maxModels: input.maxModels,
-        messages: assemblePrompt({
-          systemPrompt: chatbot?.system_prompt ?? null,
-          userContext,
-          history,
-          message: input.message,
-        }),
+        messages: input.clientHistory
+          ? assembleClientPrompt({
+            systemPrompt,
+            userContext,
+            messages: [...input.clientHistory, { role: "user", content: input.message }],
+          })
+          : assemblePrompt({ systemPrompt, userContext, history, message: input.message }),
         temperature: input.temperature ?? chatbot?.temperature ?? undefined,
         maxTokens: input.maxTokens,
+        streamed: input.streamed,
         signal: cancel.signal,
-        gate: services.spend.gate(limits, conversationId),
+        gate: services.spend.gate(limits, store ? conversationId : null),
       });
     } catch (error) {
       unlink();
@@ -161,20 +177,22 @@ export class Turn {
       throw llmErrorToApiError(error);
     }
     const turnId = crypto.randomUUID();
-    const pendingId = crypto.randomUUID();
+    const pendingId = store ? crypto.randomUUID() : null;
     try {
-      await persistPendingTurn(sql, {
-        principal,
-        turnId,
-        pendingId,
-        conversation: {
-          id: conversationId,
-          isNew: conversation === null,
-          chatbotId: chatbot?.id ?? null,
-        },
-        message: input.message,
-        model: stream.models[0] ?? null,
-      });
+      if (pendingId) {
+        await persistPendingTurn(sql, {
+          principal,
+          turnId,
+          pendingId,
+          conversation: {
+            id: conversationId,
+            isNew: conversation === null,
+            chatbotId: chatbot?.id ?? null,
+          },
+          message: input.message,
+          model: stream.models[0] ?? null,
+        });
+      }
     } catch (error) {
       // The reservations are released by running the calls cancelled (settled, billed 0 output).
       cancel.abort(error);
@@ -234,12 +252,16 @@ export class Turn {
     }
     const result = await stream.result;
     services.metrics.recordAnswers(result.answers);
-    const answerMessageIds = await completePersistedTurn(services.sql, {
-      turnId: this.id,
-      pendingId: this.#state.pendingId,
-      conversationId: this.conversationId,
-      result,
-    });
+    const { pendingId } = this.#state;
+    // Not stored (OpenAI endpoint without `store`): the ledger rows are the spend gate's.
+    const answerMessageIds = pendingId
+      ? await completePersistedTurn(services.sql, {
+        turnId: this.id,
+        pendingId,
+        conversationId: this.conversationId,
+        result,
+      })
+      : result.answers.map(() => crypto.randomUUID());
     return { result, answerMessageIds, timestamp: new Date().toISOString() };
   }
 }

@@ -3,9 +3,8 @@
  * events. Field names are snake_case where they are meant to be serialized
  * to API clients as-is.
  */
-import type { ProviderErrorCode } from "./errors.ts";
 import type { CallGate } from "./gate.ts";
-import type { ChatMessage, TokenUsage } from "./provider.ts";
+import type { ChatMessage, ProviderErrorCode, TokenUsage } from "./provider.ts";
 
 export type QueryMode = "speed" | "balanced" | "quality";
 export const QUERY_MODES: readonly QueryMode[] = ["speed", "balanced", "quality"];
@@ -28,6 +27,13 @@ export interface QueryOptions {
   temperature?: number;
   /** Output cap sent upstream; default the router's DEFAULT_MAX_OUTPUT_TOKENS. */
   maxTokens?: number;
+  /**
+   * The chunks reach a client as they arrive (SSE, WebSocket): once a model has
+   * sent content, its failure ends that answer as `incomplete` (with `error`)
+   * instead of falling back, since a second model's text would be spliced onto
+   * the first's. Without it (a JSON answer) any failure falls back.
+   */
+  streamed?: boolean;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
   /** Reserves every model call before it goes upstream and settles it after (spend). */
@@ -37,7 +43,10 @@ export interface QueryOptions {
 export type AnswerStatus =
   /** The model finished (any finish_reason, including "length"). */
   | "complete"
-  /** The caller aborted; `content` holds what was generated so far. */
+  /**
+   * Cut short: the caller aborted, or (streamed, with `error`) the model failed
+   * after its content had reached the client. `content` holds what was generated.
+   */
   | "incomplete"
   /** The model failed (error, timeout, rate limit...); `error` says why. */
   | "error";
@@ -69,7 +78,7 @@ export interface QueryResult {
   answers: Answer[];
   /** Index of the best-ranked complete answer; null when none completed. */
   selected: number | null;
-  /** The query was cancelled (some answer is "incomplete"). */
+  /** The query was cancelled by the caller (some answer is "incomplete" without an error). */
   aborted: boolean;
 }
 

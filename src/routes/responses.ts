@@ -58,11 +58,20 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
-function headersFor(status: number, options: ResponseOptions) {
+const wwwAuthenticate = {
+  "WWW-Authenticate": textHeader(
+    'RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent.',
+    'Bearer error="invalid_token"',
+  ),
+};
+
+/** The headers an answer with `status` declares (errors of other shapes reuse them). */
+export function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),
     ...(status === 429 ? retryAfter : {}),
+    ...(status === 401 ? wwwAuthenticate : {}),
   };
 }
 

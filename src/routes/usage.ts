@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { CostUsd, Count } from "../chat/schemas.ts";
 import { listUsageRecords, summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { actsAsAdmin } from "./access.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";

@@ -12,7 +12,7 @@
  * usd_per_month of the user (the stricter of tier and admin-set budget); the
  * key's own usd budgets. A user's limits cover all of their credentials.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
 import { closeStalePendingMessages } from "../db/turns.ts";
 import {
