@@ -27,7 +27,8 @@ const PROMPT = "please count to ten"; // 5 tokens in; "Echo: please count to ten
 const backendName = () => TEST_REDIS_URL ? "redis" : "memory";
 
 async function instances(env: Record<string, string> = {}): Promise<TestApp[]> {
-  const h = await startTestApp({ METRICS_TOKEN, ...env });
+  // The per-user cap on concurrent answers stays out of the way: the budget must hold alone.
+  const h = await startTestApp({ METRICS_TOKEN, MAX_CONCURRENT_QUERIES_PER_USER: "100", ...env });
   // Two instances need a shared database and limiter: real Postgres and Redis.
   if (TEST_DATABASE_URL && TEST_REDIS_URL) return [h, await startTwinApp(h)];
   return [h];
