@@ -11,6 +11,7 @@ import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
+import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
@@ -27,6 +28,8 @@ export interface Services {
   metrics: GatehouseMetrics;
   models: ModelRegistry;
   llm: LlmRouter;
+  /** Webhook endpoints' events, outbox worker and expiry sweep. */
+  webhooks: Webhooks;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -37,6 +40,10 @@ export interface BuildOptions {
   schema?: string;
   /** Skip applying migrations (the `migrate` task applies them itself). */
   skipMigrations?: boolean;
+  /** Resolves webhook hosts (tests pass a stub so no real DNS is needed). */
+  webhookResolver?: Resolver;
+  /** Start the webhook delivery worker and expiry sweep (default true). */
+  webhookWorker?: boolean;
 }
 
 export async function createServices(
@@ -57,10 +64,24 @@ export async function createServices(
   };
   try {
     if (!options.skipMigrations) await migrate(db.sql, log);
-    const tokens = await createTokenService(await resolveJwtSettings(config));
+    const jwtSettings = await resolveJwtSettings(config);
+    const tokens = await createTokenService(jwtSettings);
     const authenticator = new Authenticator(db.sql, tokens, config, log);
     closers.push(() => authenticator.close());
-    const sessions = new SessionService(db.sql, tokens, config, authenticator);
+    // Webhook signing secrets are sealed with a key derived from the service secret.
+    const webhooks = new Webhooks(db.sql, config, log, {
+      resolver: options.webhookResolver,
+      sealingSecret: jwtSettings.secret ?? jwtSettings.privateKeyPem!,
+      previousSealingSecrets: jwtSettings.previousSecrets ?? [],
+    });
+    const sessions = new SessionService(db.sql, tokens, config, authenticator, {
+      onRefreshReuse: (tx, reuse) =>
+        webhooks.emit(tx, {
+          type: "security.refresh_reuse",
+          userId: reuse.userId,
+          data: { user_id: reuse.userId, session_id: reuse.sessionId },
+        }).then(() => {}),
+    });
     const limits = new RateLimitPolicies(
       await createLimiterStore(config, log),
       config.rateLimitTiers,
@@ -78,6 +99,10 @@ export async function createServices(
     if (config.echoModels) {
       log.info("echo models enabled: a deterministic development provider, not a real LLM");
     }
+    if (options.webhookWorker ?? true) {
+      webhooks.start();
+      closers.push(() => webhooks.stop());
+    }
     return {
       config,
       log,
@@ -90,6 +115,7 @@ export async function createServices(
       limits,
       models,
       llm: new LlmRouter(models),
+      webhooks,
       metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,

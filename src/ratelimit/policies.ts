@@ -98,13 +98,19 @@ export class RateLimitPolicies {
     return null;
   }
 
-  async recordLoginFailure(email: string, ip: string): Promise<void> {
+  /**
+   * Counts a failed login. Returns true for the one failure that used up the
+   * account-wide budget (the limiter counts atomically, so exactly one caller
+   * sees the last unit go, on any number of instances).
+   */
+  async recordLoginFailure(email: string, ip: string): Promise<boolean> {
     const account = accountKey(email);
     const window = this.#failureWindow();
-    await Promise.all([
+    const [, accountWide] = await Promise.all([
       this.store.limit("login-account-ip", window, `${account}:${ip}`),
       this.store.limit("login-account", window, account),
     ]);
+    return accountWide.success && !accountWide.timedOut && accountWide.remaining === 0;
   }
 
   #failureWindow(): LimitWindow {

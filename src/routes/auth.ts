@@ -315,7 +315,7 @@ export function registerAuthRoutes(app: App): void {
   });
 
   app.openapi(login, async (c) => {
-    const { sql, sessions, config, limits } = c.get("services");
+    const { sql, sessions, config, limits, webhooks } = c.get("services");
     await limitClientIp(c);
     const { email, password } = c.req.valid("json");
     const meta = requestMeta(c);
@@ -329,13 +329,20 @@ export function registerAuthRoutes(app: App): void {
       ? await verifyPassword(password, user.password_hash, params)
       : await dummyVerify(password, params);
     if (!user || !verdict.ok) {
-      await limits.recordLoginFailure(email, meta.ip);
+      const lockedNow = await limits.recordLoginFailure(email, meta.ip);
       await recordAuditEvent(sql, {
         action: "auth.login_failed",
         userId: user?.id ?? null,
         ip: meta.ip,
         requestId: meta.requestId,
       });
+      if (lockedNow && user) {
+        await webhooks.emit(sql, {
+          type: "security.login_locked",
+          userId: user.id,
+          data: { user_id: user.id },
+        });
+      }
       throw new ApiError("unauthorized", "Invalid email or password.");
     }
     if (user.disabled) throw new ApiError("forbidden", "This account is disabled.");
