@@ -40,6 +40,8 @@ export interface BuildOptions {
   schema?: string;
   /** Skip applying migrations (the `migrate` task applies them itself). */
   skipMigrations?: boolean;
+  /** Share an open database instead of connecting (a second instance in one process). */
+  database?: Database;
   /** Resolves webhook hosts (tests pass a stub so no real DNS is needed). */
   webhookResolver?: Resolver;
   /** Start the webhook delivery worker and expiry sweep (default true). */
@@ -51,8 +53,9 @@ export async function createServices(
   options: BuildOptions = {},
 ): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const db = await connectDatabase(config, log, { schema: options.schema });
-  const closers: (() => Promise<void>)[] = [() => db.close()];
+  const db = options.database ?? await connectDatabase(config, log, { schema: options.schema });
+  // A database handed in belongs to whoever opened it.
+  const closers: (() => Promise<void>)[] = options.database ? [] : [() => db.close()];
   const close = async () => {
     for (const closer of closers.reverse()) {
       try {
