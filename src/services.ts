@@ -78,12 +78,7 @@ export async function createServices(
       previousSealingSecrets: jwtSettings.previousSecrets ?? [],
     });
     const sessions = new SessionService(db.sql, tokens, config, authenticator, {
-      onRefreshReuse: (tx, reuse) =>
-        webhooks.emit(tx, {
-          type: "security.refresh_reuse",
-          userId: reuse.userId,
-          data: { user_id: reuse.userId, session_id: reuse.sessionId },
-        }).then(() => {}),
+      onRefreshReuse: (tx, reuse) => webhooks.refreshReused(tx, reuse),
     });
     const limits = new RateLimitPolicies(
       await createLimiterStore(config, log),

@@ -336,13 +336,7 @@ export function registerAuthRoutes(app: App): void {
         ip: meta.ip,
         requestId: meta.requestId,
       });
-      if (lockedNow && user) {
-        await webhooks.emit(sql, {
-          type: "security.login_locked",
-          userId: user.id,
-          data: { user_id: user.id },
-        });
-      }
+      if (lockedNow && user) await webhooks.loginLocked(user.id);
       throw new ApiError("unauthorized", "Invalid email or password.");
     }
     if (user.disabled) throw new ApiError("forbidden", "This account is disabled.");

@@ -118,6 +118,24 @@ export class Webhooks {
     return id;
   }
 
+  /** `security.refresh_reuse`, in the transaction that revokes the session's family. */
+  async refreshReused(db: Db, reuse: { userId: string; sessionId: string }): Promise<void> {
+    await this.emit(db, {
+      type: "security.refresh_reuse",
+      userId: reuse.userId,
+      data: { user_id: reuse.userId, session_id: reuse.sessionId },
+    });
+  }
+
+  /** `security.login_locked`: call once, when an account's account-wide failure budget ran out. */
+  async loginLocked(userId: string): Promise<void> {
+    await this.emit(this.sql, {
+      type: "security.login_locked",
+      userId,
+      data: { user_id: userId },
+    });
+  }
+
   /**
    * `quota.threshold` for every threshold each snapshot has reached, once per
    * subject, policy, period and threshold: the dedupe key in Postgres decides,
