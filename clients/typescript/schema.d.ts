@@ -126,10 +126,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (never the secrets) */
+        /**
+         * List API keys (never the secrets)
+         * @description A chatbot-bound key may not list keys (403).
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is shown once) */
+        /**
+         * Create an API key (the secret is shown once)
+         * @description A key may create only keys it could itself hold: scopes within its own, its own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at most `MAX_API_KEYS_PER_USER` live keys (409 beyond).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -144,13 +150,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one API key (never the secret) */
+        /**
+         * Get one API key (never the secret)
+         * @description A chatbot-bound key may not read keys (403).
+         */
         get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
          * Revoke an API key
-         * @description Takes effect on every instance within 5 seconds.
+         * @description Takes effect on every instance within 5 seconds. A key may revoke only keys it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -169,7 +178,7 @@ export interface paths {
         put?: never;
         /**
          * Replace an API key's secret
-         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400).
+         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400). A key may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of the user's keys.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -242,7 +251,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's user */
+        /**
+         * The caller's user
+         * @description A chatbot-bound key may not read the account (403).
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -368,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Approve or deny a chatbot's request to use profile fields
-         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409.
+         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409. A consent decision needs the user's access token (JWT): never an API key (403).
          */
         post: operations["respondToConsent"];
         delete?: never;
@@ -432,7 +444,7 @@ export interface paths {
         put?: never;
         /**
          * Send a chat message and get the reply
-         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["sendChatMessage"];
         delete?: never;
@@ -530,7 +542,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a chatbot
-         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["queryChatbot"];
         delete?: never;
@@ -610,7 +622,7 @@ export interface paths {
         put?: never;
         /**
          * Ask one or several models
-         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["query"];
         delete?: never;
@@ -675,7 +687,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user and everything they own (yourself, or anyone as an admin)
-         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised.
+         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised. Needs an access token (JWT): never an API key (403).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -696,7 +708,7 @@ export interface paths {
         };
         /**
          * The LLM-ready context of a user
-         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer.
+         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer. A chatbot-bound key (with `query` or `chat`) gets only what its chatbot may see, and only that chatbot's conversations.
          */
         get: operations["getUserContext"];
         put?: never;
@@ -721,98 +733,6 @@ export interface paths {
          */
         put: operations["putUserDetails"];
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/webhooks": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List webhook endpoints (never the secrets)
-         * @description Your own endpoints, newest first; admins may pass `user_id`.
-         */
-        get: operations["listWebhooks"];
-        put?: never;
-        /**
-         * Create a webhook endpoint (the secret is shown once)
-         * @description Subscribes a URL to events. The URL must be https (unless the operator allows http) and its host must resolve only to public addresses; refused URLs are a 422. At most 20 endpoints per user (409 beyond). `all_users` (admin only) receives events about every user.
-         */
-        post: operations["createWebhook"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/webhooks/{webhook_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get a webhook endpoint (never the secret)
-         * @description Owner or admin; anyone else's is a 404.
-         */
-        get: operations["getWebhook"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete a webhook endpoint
-         * @description Owner or admin. Pending deliveries are cancelled.
-         */
-        delete: operations["deleteWebhook"];
-        options?: never;
-        head?: never;
-        /**
-         * Change a webhook endpoint, or re-enable it
-         * @description Owner or admin. A new `url` is checked like at creation. `disabled: false` re-enables an endpoint that was disabled after failing.
-         */
-        patch: operations["updateWebhook"];
-        trace?: never;
-    };
-    "/v1/webhooks/{webhook_id}/deliveries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List an endpoint's deliveries
-         * @description One row per event and endpoint, newest first, with its attempts so far, status and the last answer's HTTP status.
-         */
-        get: operations["listWebhookDeliveries"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/webhooks/{webhook_id}/test": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Send a webhook.test event
-         * @description Queues a `webhook.test` event for this endpoint only. A disabled endpoint is a 409.
-         */
-        post: operations["testWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -889,7 +809,7 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             revoked_at: string | null;
-            scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
+            scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description First 8 characters, for display.
              * @example gate_3fA
@@ -1261,9 +1181,15 @@ export interface components {
             updated_at: string;
         };
         CreateApiKeyRequest: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
+             */
             chatbot_id?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description A key that expires may create only keys that expire no later.
+             */
             expires_at?: string;
             /** @example CI pipeline */
             name: string;
@@ -1279,7 +1205,8 @@ export interface components {
              * @example 120
              */
             rate_limit_per_minute?: number;
-            scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
+            /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
+            scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description Admin only.
              * @example free
@@ -1307,33 +1234,6 @@ export interface components {
              * @example gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c
              */
             key: string;
-        };
-        CreatedWebhook: components["schemas"]["Webhook"] & {
-            /**
-             * @description Signing secret (`whsec_` + base64 of 32 bytes). Shown only in this response.
-             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc=
-             */
-            secret: string;
-        };
-        CreateWebhookRequest: {
-            /** @description Admin only. */
-            all_users?: boolean;
-            /** @example Budget alerts to the ops channel */
-            description?: string;
-            /**
-             * @description Event types to receive; duplicates are collapsed.
-             * @example [
-             *       "quota.threshold",
-             *       "security.refresh_reuse"
-             *     ]
-             */
-            events: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
-            /**
-             * Format: uri
-             * @description https only (unless WEBHOOK_ALLOW_HTTP); no credentials; the host must resolve to public addresses.
-             * @example https://hooks.example.com/gatehouse
-             */
-            url: string;
         };
         DbStatus: {
             database: {
@@ -1705,29 +1605,6 @@ export interface components {
              */
             tier?: string;
         };
-        UpdateWebhookRequest: {
-            /**
-             * @description null clears it.
-             * @example Budget alerts to the ops channel
-             */
-            description?: string | null;
-            /** @description `false` re-enables a disabled endpoint (its failure count starts afresh). */
-            disabled?: boolean;
-            /**
-             * @description Event types to receive; duplicates are collapsed.
-             * @example [
-             *       "quota.threshold",
-             *       "security.refresh_reuse"
-             *     ]
-             */
-            events?: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
-            /**
-             * Format: uri
-             * @description https only (unless WEBHOOK_ALLOW_HTTP); no credentials; the host must resolve to public addresses.
-             * @example https://hooks.example.com/gatehouse
-             */
-            url?: string;
-        };
         UsageReport: {
             items: components["schemas"]["UsageRow"][];
         };
@@ -1889,101 +1766,6 @@ export interface components {
             /** Format: int32 */
             total: number;
         };
-        Webhook: {
-            /** @description An admin's endpoint that receives events about every user. */
-            all_users: boolean;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            created_at: string;
-            description: string | null;
-            /** @description Disabled by its owner, or after its last 20 deliveries failed. */
-            disabled: boolean;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            disabled_at: string | null;
-            events: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
-            /** Format: uuid */
-            id: string;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            updated_at: string;
-            /** @example https://hooks.example.com/gatehouse */
-            url: string;
-            /** Format: uuid */
-            user_id: string;
-        };
-        WebhookDelivery: {
-            /**
-             * Format: int32
-             * @description Attempts made so far.
-             */
-            attempt: number;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            created_at: string;
-            /**
-             * Format: uuid
-             * @description The `webhook-id` header of every attempt.
-             */
-            event_id: string;
-            /** Format: uuid */
-            id: string;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            last_attempt_at: string | null;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            next_attempt_at: string | null;
-            /**
-             * Format: int32
-             * @description HTTP status of the last answer; null when none came.
-             */
-            response_status: number | null;
-            /** @enum {string} */
-            status: "pending" | "delivered" | "failed";
-            /**
-             * @example quota.threshold
-             * @enum {string}
-             */
-            type: "quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test";
-        };
-        WebhookDeliveryPage: {
-            items: components["schemas"]["WebhookDelivery"][];
-            /** Format: int32 */
-            limit: number;
-            /** Format: int32 */
-            offset: number;
-            /** Format: int32 */
-            total: number;
-        };
-        WebhookPage: {
-            items: components["schemas"]["Webhook"][];
-            /** Format: int32 */
-            limit: number;
-            /** Format: int32 */
-            offset: number;
-            /** Format: int32 */
-            total: number;
-        };
-        WebhookTestAccepted: {
-            /**
-             * Format: uuid
-             * @description The `webhook-id` the delivery carries.
-             */
-            event_id: string;
-        };
         Whoami: {
             principal: {
                 /** Format: uuid */
@@ -1995,7 +1777,7 @@ export interface components {
                  * @enum {string}
                  */
                 role: "user" | "moderator" | "admin";
-                scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
+                scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
                 /** Format: uuid */
                 session_id?: string;
                 /** @example free */
@@ -2272,6 +2054,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2423,6 +2207,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2579,6 +2365,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2757,6 +2545,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2796,6 +2586,29 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;
@@ -3002,6 +2815,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3199,6 +3014,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3402,6 +3219,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3699,6 +3518,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3944,6 +3765,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4141,6 +3964,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4294,6 +4119,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4518,6 +4345,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4965,6 +4794,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5139,6 +4970,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5313,6 +5146,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5468,6 +5303,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5737,6 +5574,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5913,6 +5752,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6110,6 +5951,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6312,6 +6155,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6555,6 +6400,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6755,6 +6602,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6933,6 +6782,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7155,6 +7006,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7352,6 +7205,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7555,6 +7410,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7805,6 +7662,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8074,6 +7933,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8248,6 +8109,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8422,6 +8285,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8578,6 +8443,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8853,6 +8720,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9032,6 +8901,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9208,6 +9079,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9405,6 +9278,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9608,6 +9483,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9859,6 +9736,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10062,6 +9941,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -10147,1524 +10028,6 @@ export interface operations {
             };
             /** @description Body must be application/json. */
             415: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    listWebhooks: {
-        parameters: {
-            query?: {
-                limit?: number;
-                offset?: number;
-                /** @description Admin only: another user's endpoints. */
-                user_id?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Endpoints. */
-            200: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookPage"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    createWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateWebhookRequest"];
-            };
-        };
-        responses: {
-            /** @description Created; `secret` is shown only here. */
-            201: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CreatedWebhook"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict with the current state. */
-            409: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body too large. */
-            413: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body must be application/json. */
-            415: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                webhook_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The endpoint. */
-            200: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Webhook"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deleteWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                webhook_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deleted. */
-            204: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    updateWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                webhook_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpdateWebhookRequest"];
-            };
-        };
-        responses: {
-            /** @description The endpoint. */
-            200: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Webhook"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body too large. */
-            413: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body must be application/json. */
-            415: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    listWebhookDeliveries: {
-        parameters: {
-            query?: {
-                limit?: number;
-                offset?: number;
-            };
-            header?: never;
-            path: {
-                webhook_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deliveries. */
-            200: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookDeliveryPage"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request failed validation; `detail.issues` lists the problems. */
-            422: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After. */
-            429: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error; the message is generic. */
-            500: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    testWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                webhook_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Queued. */
-            202: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookTestAccepted"];
-                };
-            };
-            /** @description Malformed JSON or unparseable parameters. */
-            400: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, malformed, expired, revoked or unknown credentials. */
-            401: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Authenticated but not allowed (role, scope or disabled account). */
-            403: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found, or not yours. */
-            404: {
-                headers: {
-                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description IETF draft state of the tightest policy. */
-                    RateLimit?: string;
-                    /** @description IETF draft policies. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Requests allowed in the most constrained window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in that window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when that window resets. */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description Request id, also in error bodies. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict with the current state. */
-            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;

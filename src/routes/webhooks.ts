@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { App } from "../app.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import type { Principal } from "../auth/principal.ts";
 import { recordAuditEvent } from "../db/audit.ts";
@@ -13,7 +12,7 @@ import {
   updateWebhook,
   type WebhookRow,
 } from "../db/webhooks.ts";
-import type { AppEnv } from "../context.ts";
+import type { App, AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import {
   DestinationRefused,
