@@ -107,8 +107,11 @@ Deno.test("api_key.expiring: 7 days and 1 day before, from sweeps on two instanc
     const week = await createKey(h, user, { name: "in 3 days", expires_at: inDays(3) });
     const day = await createKey(h, user, { name: "in 12 hours", expires_at: inDays(0.5) });
     await createKey(h, user, { name: "in 30 days", expires_at: inDays(30) });
-    const revoked = await createKey(h, user, { name: "revoked", expires_at: inDays(2) });
+    // Revoked before it enters the window (the sweep timers are running meanwhile).
+    const revoked = await createKey(h, user, { name: "revoked", expires_at: inDays(20) });
     await h.json("DELETE", `/v1/api-keys/${revoked.id}`, undefined, { token: user.accessToken });
+    await h.services.sql`
+      update api_keys set expires_at = now() + interval '2 days' where id = ${revoked.id}`;
 
     // Both instances' sweep timers run, and more sweeps race on top of them.
     await Promise.all([
