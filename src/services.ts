@@ -119,7 +119,7 @@ export async function createServices(
         onAccountLocked: (locked) => webhooks.loginLocked(locked.userId),
       }),
       models,
-      llm: new LlmRouter(models),
+      llm: new LlmRouter(models, { streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS }),
       webhooks,
       metrics: new GatehouseMetrics(),
       startedAt: Date.now(),

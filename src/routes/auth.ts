@@ -2,7 +2,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { SCOPES } from "../auth/principal.ts";
 import {
   checkPasswordPolicy,
   dummyVerify,
@@ -34,6 +33,7 @@ import {
   pageOf,
   PageQuery,
   RoleSchema,
+  ScopeSchema,
   TierSchema,
   Timestamp,
   toUser,
@@ -91,15 +91,13 @@ const ChangePasswordBody = z.object({
   new_password: Password,
 }).strict().openapi("ChangePasswordRequest");
 
-const Scope = z.enum(SCOPES);
-
 const WhoamiSchema = z.object({
   principal: z.object({
     type: z.enum(["user", "api_key"]),
     user_id: z.uuid().max(36),
     role: RoleSchema,
     tier: TierSchema,
-    scopes: z.array(Scope).max(16),
+    scopes: z.array(ScopeSchema).max(16),
     api_key_id: z.uuid().max(36).optional(),
     chatbot_id: z.uuid().max(36).optional(),
     session_id: z.uuid().max(36).optional(),

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireAuth } from "../auth/middleware.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import { type DeliveryRow, listDeliveries } from "../db/webhook_deliveries.ts";
 import {
