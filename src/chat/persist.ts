@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
 import type { NewMessage } from "../db/conversations.ts";
 import { storeTurn } from "../db/turns.ts";

@@ -7,7 +7,7 @@
  * `Turn.start` does everything that can be refused (404, 422, 503) before a
  * route commits to a streaming response; `run` then streams events and stores.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import {
   buildUserContext,
   type ConsentRequirement,

@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { authorize } from "../auth/middleware.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { principalStillActive } from "../db/ws_tickets.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";

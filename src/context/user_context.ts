@@ -10,7 +10,7 @@
  *   const system = [chatbot.system_prompt, renderUserContext(context)].join("\n\n");
  *   const messages = [{ role: "system", content: system }, ...historyMessages(context)];
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { grantedFields, listActiveConsents } from "../db/consents.ts";
 import { conversationOwnedBy, recentMessages } from "../db/conversation_reads.ts";
 import { findLastSession } from "../db/last_session.ts";
@@ -109,7 +109,11 @@ export async function buildUserContext(
   const maxMessages = clampMessages(input.maxMessages);
   const user = await findUserById(sql, userId);
   if (!user) throw new ApiError("not_found", "No such user.");
-  if (input.conversationId && !(await conversationOwnedBy(sql, input.conversationId, userId))) {
+  // A bound key reads only its chatbot's conversations (others look missing).
+  if (
+    input.conversationId &&
+    !(await conversationOwnedBy(sql, input.conversationId, userId, principal?.chatbotId ?? null))
+  ) {
     throw new ApiError("not_found", "No such conversation.");
   }
   const [details, session, history, consents] = await Promise.all([

@@ -1,6 +1,6 @@
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import { hashPassword } from "../auth/passwords.ts";
-import { defaultKeyScopes } from "../auth/principal.ts";
+import { defaultKeyScopes } from "../principal.ts";
 import { insertApiKey } from "../db/api_keys.ts";
 import { insertChatbot } from "../db/chatbots.ts";
 import { countUsers, insertUser } from "../db/users.ts";

@@ -1,6 +1,16 @@
-/** Roles in increasing power. */
+/**
+ * Who may do what, as plain data: the one list of roles (in increasing power), the one list of
+ * scopes, and the principal the auth middleware resolves. A leaf: it imports nothing, so every
+ * layer (db/ included) may import it. Access decisions built on it live in auth/access.ts.
+ */
+
+/** Roles in increasing power; `roleAtLeast` reads this order. */
 export const ROLES = ["user", "moderator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
 
 export const SCOPES = [
   "query",
@@ -39,11 +49,14 @@ export interface Principal {
   sessionId?: string;
   apiKeyId?: string;
   chatbotId?: string;
-  /** Per-key limit overrides (admin-set). */
+  /** Per-key limit overrides (admin-set): they only narrow the budget the key counts against. */
   rateLimitPerMinute?: number;
   rateLimitPerDay?: number;
-}
-
-export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes(scope);
+  /**
+   * An admin gave the key a tier of its own: it counts against that tier's
+   * windows under its own id instead of its owner's shared budget.
+   */
+  ownBudget?: boolean;
+  /** The key's expiry, when it has one (keys it manages may not outlive it). */
+  expiresAt?: Date;
 }
