@@ -191,6 +191,10 @@ function limiterSettings(options: Options): Record<string, string> {
     RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: huge, per_day: huge } }),
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     MAX_STREAMS_PER_PRINCIPAL: String(Math.max(4, options.streamConcurrency)),
+    // Every connection may have a query in flight; the check itself still runs.
+    MAX_CONCURRENT_QUERIES_PER_USER: String(
+      Math.max(8, options.connections, options.streamConcurrency),
+    ),
   };
 }
 
