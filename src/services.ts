@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
 import { MemorySpendCounters, ScriptSpendCounters } from "./spend/counters.ts";
 import { SpendService } from "./spend/service.ts";
+import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
@@ -34,6 +35,8 @@ export interface Services {
   llm: LlmRouter;
   /** Token quotas and USD budgets: reserves and settles every model call. */
   spend: SpendService;
+  /** Webhook endpoints' events, outbox worker and expiry sweep. */
+  webhooks: Webhooks;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -44,6 +47,12 @@ export interface BuildOptions {
   schema?: string;
   /** Skip applying migrations (the `migrate` task applies them itself). */
   skipMigrations?: boolean;
+  /** Share an open database instead of connecting (a second instance in one process). */
+  database?: Database;
+  /** Resolves webhook hosts (tests pass a stub so no real DNS is needed). */
+  webhookResolver?: Resolver;
+  /** Start the webhook delivery worker and expiry sweep (default true). */
+  webhookWorker?: boolean;
 }
 
 export async function createServices(
@@ -51,8 +60,9 @@ export async function createServices(
   options: BuildOptions = {},
 ): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const db = await connectDatabase(config, log, { schema: options.schema });
-  const closers: (() => Promise<void>)[] = [() => db.close()];
+  const db = options.database ?? await connectDatabase(config, log, { schema: options.schema });
+  // A database handed in belongs to whoever opened it.
+  const closers: (() => Promise<void>)[] = options.database ? [] : [() => db.close()];
   const close = async () => {
     for (const closer of closers.reverse()) {
       try {
@@ -64,10 +74,19 @@ export async function createServices(
   };
   try {
     if (!options.skipMigrations) await migrate(db.sql, log);
-    const tokens = await createTokenService(await resolveJwtSettings(config));
+    const jwtSettings = await resolveJwtSettings(config);
+    const tokens = await createTokenService(jwtSettings);
     const authenticator = new Authenticator(db.sql, tokens, config, log);
     closers.push(() => authenticator.close());
-    const sessions = new SessionService(db.sql, tokens, config, authenticator);
+    // Webhook signing secrets are sealed with a key derived from the service secret.
+    const webhooks = new Webhooks(db.sql, config, log, {
+      resolver: options.webhookResolver,
+      sealingSecret: jwtSettings.secret ?? jwtSettings.privateKeyPem!,
+      previousSealingSecrets: jwtSettings.previousSecrets ?? [],
+    });
+    const sessions = new SessionService(db.sql, tokens, config, authenticator, {
+      onRefreshReuse: (tx, reuse) => webhooks.refreshReused(tx, reuse),
+    });
     const limits = new RateLimitPolicies(
       await createLimiterStore(config, log),
       config.rateLimitTiers,
@@ -100,11 +119,20 @@ export async function createServices(
       prefix: config.RATE_LIMIT_PREFIX,
       failOpen: config.SPEND_FAIL_OPEN,
     });
+    // quota.threshold events: after each settlement and refusal, off the request path.
+    spend.observe({
+      onSettled: (snapshots) => webhooks.quotaSettled(snapshots),
+      onRefused: (snapshot) => webhooks.quotaRefused(snapshot),
+    });
     if (!options.skipMigrations) {
       // Calls a crashed process left between reservation and settlement are billed now.
       await spend.closeStale().catch((error) =>
         log.error("spend: closing calls left pending failed", { error })
       );
+    }
+    if (options.webhookWorker ?? true) {
+      webhooks.start();
+      closers.push(() => webhooks.stop());
     }
     return {
       config,
@@ -116,7 +144,10 @@ export async function createServices(
       authenticator,
       sessions,
       limits,
-      loginGuard: new LoginGuard(limits, log),
+      loginGuard: new LoginGuard(limits, log, {
+        // Once per lockout: the guard calls it for the failure that took the last slot.
+        onAccountLocked: (locked) => webhooks.loginLocked(locked.userId),
+      }),
       models,
       llm: new LlmRouter(models, {
         streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS,
@@ -124,6 +155,7 @@ export async function createServices(
       }),
       spend,
       metrics,
+      webhooks,
       startedAt: Date.now(),
       close,
     };

@@ -18,6 +18,7 @@ import { createKey, registerUser, type TestUser } from "./support/users.ts";
 import { MemorySpendCounters } from "../src/spend/counters.ts";
 import type { LimitSnapshot } from "../src/spend/service.ts";
 import { eventually } from "./support/chat.ts";
+import { createWebhook, Receiver, verify, waitFor, webhookEnv } from "./support/webhooks.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api_key_format.ts";
 import { insertApiKey } from "../src/db/api_keys.ts";
 import { insertUser } from "../src/db/users.ts";
@@ -611,5 +612,36 @@ Deno.test("spend: observers hear every settlement and refusal, off the request p
     ]);
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("spend: real settlements and refusals send quota.threshold webhooks", async () => {
+  const receiver = new Receiver();
+  // 40 tokens a day: a call reserves 25 and uses 12 (30 %), the second brings it to 60 %,
+  // the third would need 24 + 25 > 40 and is refused (100 % on the first refusal).
+  const h = await startTestApp(webhookEnv({
+    RATE_LIMIT_TIERS: JSON.stringify({ free: { tokens_per_day: 40 } }),
+  }));
+  try {
+    const user = await registerUser(h);
+    const hook = await createWebhook(h, user, {
+      url: receiver.url("/quota"),
+      events: ["quota.threshold"],
+    });
+    assert.equal((await ask(h, user.accessToken)).status, 200);
+    assert.equal((await ask(h, user.accessToken)).status, 200);
+    await refusalOf(await ask(h, user.accessToken));
+    await waitFor("two quota deliveries", () => receiver.ofType("quota.threshold").length >= 2);
+    const events = receiver.ofType("quota.threshold").map((r) => verify(hook.secret, r));
+    assert.deepEqual(events.map((e) => e.data.threshold).sort(), [100, 50]);
+    const fifty = events.find((e) => e.data.threshold === 50)!;
+    assert.deepEqual(
+      [fifty.data.user_id, fifty.data.api_key_id, fifty.data.policy, fifty.data.scope],
+      [user.id, null, "tokens_per_day", "user"],
+    );
+    assert.deepEqual([fifty.data.limit, fifty.data.used], [40, 24]);
+  } finally {
+    await h.close();
+    await receiver.close();
   }
 });

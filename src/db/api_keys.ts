@@ -181,3 +181,15 @@ export async function updateApiKey(
     select ${keyColumns(sql)} from changed k`;
   return row ?? null;
 }
+
+/** Live keys whose expiry falls between now and `until` (the expiry-warning sweep). */
+export async function apiKeysExpiringBefore(
+  sql: Db,
+  until: Date,
+): Promise<{ id: string; user_id: string; expires_at: Date }[]> {
+  const rows = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
+    select id, user_id, expires_at from api_keys
+    where revoked_at is null and expires_at > now() and expires_at <= ${until}
+    order by expires_at`;
+  return [...rows];
+}
