@@ -17,6 +17,7 @@ import { principalStillActive } from "../db/ws_tickets.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";
 import type { Services } from "../services.ts";
+import { unstorableInputIssues } from "../storable_text.ts";
 import { assertPromptLength } from "./prompt.ts";
 import { chatBody } from "./responses.ts";
 import { chatRuntime } from "./runtime.ts";
@@ -96,6 +97,11 @@ export class ChatSocket {
       json = JSON.parse(data);
     } catch {
       throw new ApiError("bad_request", "Malformed JSON.");
+    }
+    // The same refusal as every HTTP operation: text Postgres cannot store.
+    const unstorable = unstorableInputIssues(json);
+    if (unstorable.length > 0) {
+      throw new ApiError("validation_error", undefined, { issues: unstorable });
     }
     const parsed = ClientMessage.safeParse(json);
     if (!parsed.success) {
