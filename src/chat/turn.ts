@@ -146,6 +146,8 @@ export class Turn {
         temperature: input.temperature ?? chatbot?.temperature ?? undefined,
         maxTokens: input.maxTokens,
         signal: cancel.signal,
+        // Per user, not per credential: more keys must not mean more blame to spread.
+        principal: principal.userId,
       });
     } catch (error) {
       unlink();

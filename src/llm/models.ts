@@ -8,7 +8,12 @@
 import { z } from "zod";
 import { DEFAULT_ECHO_MODELS, EchoProvider } from "./echo_provider.ts";
 import { UnknownModelError } from "./errors.ts";
-import { type HealthOptions, type HealthSnapshot, ModelHealth } from "./health.ts";
+import {
+  type FailureContext,
+  type HealthOptions,
+  type HealthSnapshot,
+  ModelHealth,
+} from "./health.ts";
 import { OpenAIProvider } from "./openai_provider.ts";
 import type { LlmProvider, TokenUsage } from "./provider.ts";
 
@@ -187,16 +192,17 @@ export class ModelRegistry {
     return this.#require(id).provider;
   }
 
-  health(id: string): HealthSnapshot {
-    return this.#require(id).health.snapshot();
+  /** Health for everyone, or as `principal` sees it (its own breaker included). */
+  health(id: string, principal?: string): HealthSnapshot {
+    return this.#require(id).health.snapshot(principal);
   }
 
-  recordSuccess(id: string, latencyMs: number): void {
-    this.#require(id).health.recordSuccess(latencyMs);
+  recordSuccess(id: string, latencyMs: number, principal?: string): void {
+    this.#require(id).health.recordSuccess(latencyMs, principal);
   }
 
-  recordFailure(id: string): void {
-    this.#require(id).health.recordFailure();
+  recordFailure(id: string, context: FailureContext = {}): void {
+    this.#require(id).health.recordFailure(context);
   }
 
   #require(id: string): Registered {

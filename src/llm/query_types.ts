@@ -28,6 +28,11 @@ export interface QueryOptions {
   maxTokens?: number;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
+  /**
+   * Who asks (the user id): failures are attributed to it, so one caller's
+   * failing calls never open a model's breaker for everyone (see health.ts).
+   */
+  principal?: string;
 }
 
 export type AnswerStatus =
