@@ -29,6 +29,15 @@ import { Turn } from "./turn.ts";
 /** Close codes: the server is going away; the credential no longer stands. */
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_POLICY_VIOLATION = 1008;
+/** A frame larger than any acceptable message (RFC 6455 "message too big"). */
+export const CLOSE_TOO_BIG = 1009;
+
+/** Refused frames that end the socket: a sender of oversized frames gets no second one. */
+class FrameTooBig extends ApiError {
+  constructor(limit: number) {
+    super("payload_too_large", `Frames are at most ${limit} characters.`);
+  }
+}
 
 /**
  * How often an idle socket re-checks its credential. With the authenticator's
@@ -84,6 +93,7 @@ export class ChatSocket {
     // Cheap: the authenticator's cache answers most checks without the database.
     const recheck = setInterval(() => void this.#recheck(), CREDENTIAL_RECHECK_MS);
     Deno.unrefTimer(recheck);
+    socket.binaryType = "arraybuffer";
     socket.onmessage = (event) => void this.#receive(event.data);
     socket.onclose = () => {
       clearInterval(recheck);
@@ -151,6 +161,7 @@ export class ChatSocket {
       }
     } catch (error) {
       this.#send({ type: "error", ...errorEvent(error, this.#services.log) });
+      if (error instanceof FrameTooBig) this.#close(CLOSE_TOO_BIG, "frame too big");
       if (error instanceof ApiError && error.code === "unauthorized") {
         this.#close(CLOSE_POLICY_VIOLATION, "credential no longer valid");
       }
@@ -159,10 +170,13 @@ export class ChatSocket {
 
   #parse(data: unknown) {
     const limit = this.#services.config.MAX_PROMPT_CHARS + FRAME_OVERHEAD_CHARS;
+    const size = typeof data === "string"
+      ? data.length
+      : data instanceof ArrayBuffer
+      ? data.byteLength
+      : 0;
+    if (size > limit) throw new FrameTooBig(limit);
     if (typeof data !== "string") throw new ApiError("bad_request", "Send JSON text frames.");
-    if (data.length > limit) {
-      throw new ApiError("validation_error", `Frames are at most ${limit} characters.`);
-    }
     let json: unknown;
     try {
       json = JSON.parse(data);

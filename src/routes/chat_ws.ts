@@ -55,7 +55,8 @@ const createWsTicketRoute = createRoute({
     "MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per " +
     "socket. Pings are not rate-limited. The socket also re-checks its credential every few " +
     "seconds and closes with 1008 within 5 s once it is revoked, rolled away, ended, or its " +
-    "role, scopes or binding change. On shutdown sockets close with 1001.",
+    "role, scopes or binding change. A frame longer than MAX_PROMPT_CHARS + 4096 characters " +
+    "closes the socket with 1009. On shutdown sockets close with 1001.",
   ].join("\n\n"),
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
