@@ -3,7 +3,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "./context.ts";
+import type { App, AppEnv } from "./http/env.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { corsPolicy } from "./middleware/cors_policy.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
@@ -32,8 +32,6 @@ import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
-export type App = OpenAPIHono<AppEnv>;
-
 /** Swagger UI, the one HTML page. */
 const DOCS_PATH = "/docs";
 
@@ -58,6 +56,11 @@ function validationHook(
 
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  // RFC 6750: every 401 names the scheme; `invalid_token` when one was presented.
+  if (error.status === 401 && !error.headers?.["WWW-Authenticate"]) {
+    const presented = c.req.header("authorization") || c.req.header("x-api-key");
+    c.header("WWW-Authenticate", presented ? 'Bearer error="invalid_token"' : "Bearer");
+  }
   return c.json(
     errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
     error.status,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type App, createApp } from "../src/app.ts";
+import { createApp } from "../src/app.ts";
+import type { App } from "../src/http/env.ts";
 import { loadConfig } from "../src/config.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded.ts";
 import { isDatabaseUnavailable } from "../src/db/unavailable.ts";

@@ -126,10 +126,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (never the secrets) */
+        /**
+         * List API keys (never the secrets)
+         * @description A chatbot-bound key may not list keys (403).
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is shown once) */
+        /**
+         * Create an API key (the secret is shown once)
+         * @description A key may create only keys it could itself hold: scopes within its own, its own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at most `MAX_API_KEYS_PER_USER` live keys (409 beyond).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -144,13 +150,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one API key (never the secret) */
+        /**
+         * Get one API key (never the secret)
+         * @description A chatbot-bound key may not read keys (403).
+         */
         get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
          * Revoke an API key
-         * @description Takes effect on every instance within 5 seconds.
+         * @description Takes effect on every instance within 5 seconds. A key may revoke only keys it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -169,7 +178,7 @@ export interface paths {
         put?: never;
         /**
          * Replace an API key's secret
-         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400).
+         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400). A key may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of the user's keys.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -242,7 +251,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's user */
+        /**
+         * The caller's user
+         * @description A chatbot-bound key may not read the account (403).
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -368,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Approve or deny a chatbot's request to use profile fields
-         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409.
+         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409. A consent decision needs the user's access token (JWT): never an API key (403).
          */
         post: operations["respondToConsent"];
         delete?: never;
@@ -432,7 +444,7 @@ export interface paths {
         put?: never;
         /**
          * Send a chat message and get the reply
-         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["sendChatMessage"];
         delete?: never;
@@ -530,7 +542,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a chatbot
-         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["queryChatbot"];
         delete?: never;
@@ -610,7 +622,7 @@ export interface paths {
         put?: never;
         /**
          * Ask one or several models
-         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["query"];
         delete?: never;
@@ -675,7 +687,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user and everything they own (yourself, or anyone as an admin)
-         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised.
+         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised. Needs an access token (JWT): never an API key (403).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -696,7 +708,7 @@ export interface paths {
         };
         /**
          * The LLM-ready context of a user
-         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer.
+         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer. A chatbot-bound key (with `query` or `chat`) gets only what its chatbot may see, and only that chatbot's conversations.
          */
         get: operations["getUserContext"];
         put?: never;
@@ -1169,9 +1181,15 @@ export interface components {
             updated_at: string;
         };
         CreateApiKeyRequest: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
+             */
             chatbot_id?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description A key that expires may create only keys that expire no later.
+             */
             expires_at?: string;
             /** @example CI pipeline */
             name: string;
@@ -1187,6 +1205,7 @@ export interface components {
              * @example 120
              */
             rate_limit_per_minute?: number;
+            /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
             scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description Admin only.
@@ -2035,6 +2054,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2186,6 +2207,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2342,6 +2365,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2520,6 +2545,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2559,6 +2586,29 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;
@@ -2765,6 +2815,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2962,6 +3014,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3165,6 +3219,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3462,6 +3518,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3707,6 +3765,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3904,6 +3964,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4057,6 +4119,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4281,6 +4345,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4728,6 +4794,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4902,6 +4970,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5076,6 +5146,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5231,6 +5303,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5500,6 +5574,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5676,6 +5752,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5873,6 +5951,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6075,6 +6155,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6318,6 +6400,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6518,6 +6602,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6696,6 +6782,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6918,6 +7006,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7115,6 +7205,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7318,6 +7410,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7568,6 +7662,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7837,6 +7933,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8011,6 +8109,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8185,6 +8285,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8341,6 +8443,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8616,6 +8720,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8795,6 +8901,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8971,6 +9079,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9168,6 +9278,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9371,6 +9483,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9622,6 +9736,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9825,6 +9941,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */

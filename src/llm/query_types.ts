@@ -3,8 +3,7 @@
  * events. Field names are snake_case where they are meant to be serialized
  * to API clients as-is.
  */
-import type { ProviderErrorCode } from "./errors.ts";
-import type { ChatMessage, TokenUsage } from "./provider.ts";
+import type { ChatMessage, ProviderErrorCode, TokenUsage } from "./provider.ts";
 
 export type QueryMode = "speed" | "balanced" | "quality";
 export const QUERY_MODES: readonly QueryMode[] = ["speed", "balanced", "quality"];

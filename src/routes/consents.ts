@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireAuth } from "../auth/middleware.ts";
-import type { App } from "../app.ts";
-import type { AppEnv } from "../context.ts";
+import type { App } from "../http/env.ts";
+import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
 import { requestMeta } from "./auth.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
-import { anyCredential } from "./security.ts";
+import { anyCredential, bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
@@ -42,9 +42,10 @@ const respondToConsent = createRoute({
   tags: ["chat"],
   summary: "Approve or deny a chatbot's request to use profile fields",
   description: "Approval stores a grant: later contexts of that chatbot include the fields. " +
-    "A request already answered is 409.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chat"] })] as const,
+    "A request already answered is 409. A consent decision needs the user's access token " +
+    "(JWT): never an API key (403).",
+  security: bearerOnly,
+  middleware: [requireAuth({ scopes: ["chat"], jwtOnly: true })] as const,
   request: { body: jsonBody(RespondBody) },
   responses: {
     200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", limited),

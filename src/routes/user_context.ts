@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import {
   buildUserContext,
@@ -84,9 +84,13 @@ const getUserContext = createRoute({
   tags: ["users"],
   summary: "The LLM-ready context of a user",
   description: "With `chatbot_id`, fields the chatbot needs consent for are left out and " +
-    "`requires_consent` names the consent request to answer.",
+    "`requires_consent` names the consent request to answer. A chatbot-bound key (with " +
+    "`query` or `chat`) gets only what its chatbot may see, and only that chatbot's " +
+    "conversations.",
   security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
+  middleware: [
+    requireAuth({ scopes: ["profile:read"], boundKeys: ["query", "chat"] }),
+  ] as const,
   request: { params: UserParams, query: ContextQuery },
   responses: {
     200: jsonResponse(UserContextSchema, "The context.", limited),
