@@ -199,6 +199,11 @@ export class Authenticator {
     this.#sessionCache.delete(sessionId);
   }
 
+  /** After a key is revoked or rolled here: this instance stops trusting cached keys at once. */
+  forgetApiKeys(): void {
+    this.#keyCache.clear();
+  }
+
   forgetAll(): void {
     this.#verifiedTokens.clear();
     this.#sessionCache.clear();

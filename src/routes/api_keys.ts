@@ -353,6 +353,8 @@ export function registerApiKeyRoutes(app: App): void {
         detail: { api_key_id: keyId },
       });
     });
+    // Requests and sockets on this instance see it at once (others within the cache's 2 s).
+    c.get("services").authenticator.forgetApiKeys();
     return c.body(null, 204);
   });
 
@@ -386,6 +388,7 @@ export function registerApiKeyRoutes(app: App): void {
       return rolled;
     });
     if (!row) throw new ApiError("not_found", "No such API key.");
+    c.get("services").authenticator.forgetApiKeys();
     return c.json({ ...toApiKey(row), key }, 200);
   });
 }
