@@ -6,7 +6,7 @@ import { ApiError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { hashApiKey, looksLikeApiKey } from "./api_key_format.ts";
 import { type AccessClaims, InvalidTokenError, type TokenService } from "./jwt.ts";
-import { effectiveKeyScopes } from "./access_policy.ts";
+import { effectiveKeyScopes } from "./access.ts";
 import { type Principal, type Role, scopesOfRole } from "../principal.ts";
 import { TouchBuffer } from "./touch_buffer.ts";
 import { TtlCache } from "./ttl_cache.ts";

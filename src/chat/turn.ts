@@ -25,9 +25,8 @@ import {
   type QueryResult,
   type QueryStream,
 } from "../llm/mod.ts";
-import { chatbotScopeOf } from "../routes/access.ts";
+import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
 import type { Services } from "../services.ts";
-import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { persistTurn } from "./persist.ts";
 import { assemblePrompt, type HistoryEntry } from "./prompt.ts";

@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import {
+  actsAsAdmin,
   assertKeyWithinReach,
   BOUND_KEY_SCOPES,
   DEFAULT_BOUND_KEY_SCOPES,
   type KeyShape,
   scopesOutsideBinding,
-} from "../auth/access_policy.ts";
+} from "../auth/access.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
@@ -209,7 +210,7 @@ function shapeOf(row: ApiKeyRow): KeyShape {
 
 /** Admins reach every key; everyone else only their own (others look missing). */
 function ownerFilter(principal: Principal): string | null {
-  return principal.role === "admin" && principal.scopes.includes("admin") ? null : principal.userId;
+  return actsAsAdmin(principal) ? null : principal.userId;
 }
 
 export function registerApiKeyRoutes(app: App): void {
@@ -217,8 +218,10 @@ export function registerApiKeyRoutes(app: App): void {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
-    const isAdmin = principal.scopes.includes("admin");
-    if (!isAdmin && (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)) {
+    if (
+      !actsAsAdmin(principal) &&
+      (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)
+    ) {
       throw new ApiError("forbidden", "Only admins set a key's tier or limit overrides.");
     }
     if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) {
@@ -309,7 +312,7 @@ export function registerApiKeyRoutes(app: App): void {
     const query = c.req.valid("query");
     let userId = principal.userId;
     if (query.user_id && query.user_id !== principal.userId) {
-      if (!principal.scopes.includes("admin")) {
+      if (!actsAsAdmin(principal)) {
         throw new ApiError("forbidden", "Only admins list another user's keys.");
       }
       userId = query.user_id;

@@ -12,7 +12,7 @@ import {
   updateChatbot,
 } from "../db/chatbots.ts";
 import { ApiError } from "../errors.ts";
-import { chatbotScopeOf } from "./access.ts";
+import { chatbotScopeOf } from "../auth/access.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";

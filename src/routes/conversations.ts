@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { conversationScopeOf } from "../chat/access.ts";
+import { conversationScopeOf } from "../auth/access.ts";
 import { AnswerText, CostUsd, ModelId, TokenUsageSchema } from "../chat/schemas.ts";
 import {
   conversationMessages,

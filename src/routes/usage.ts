@@ -4,7 +4,7 @@ import { requireAuth } from "../auth/middleware.ts";
 import { CostUsd, Count } from "../chat/schemas.ts";
 import { summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
-import { actsAsAdmin } from "./access.ts";
+import { actsAsAdmin } from "../auth/access.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 

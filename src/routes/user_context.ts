@@ -10,7 +10,7 @@ import { findChatbot } from "../db/chatbots.ts";
 import { replaceUserDetails, type UserDetailsRow } from "../db/user_details.ts";
 import { findUserById } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
-import { authorizeUserTarget, chatbotScopeOf } from "./access.ts";
+import { authorizeUserTarget, chatbotScopeOf } from "../auth/access.ts";
 import { UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
 import { errorResponses, jsonBody, jsonResponse } from "./responses.ts";

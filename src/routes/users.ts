@@ -9,7 +9,7 @@ import { eraseUser, listUsers, lockUser, updateUser } from "../db/user_admin.ts"
 import { findUserById, type UserRow } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { actsAsAdmin, authorizeUserTarget } from "./access.ts";
+import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
 import { requestMeta } from "./auth.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
