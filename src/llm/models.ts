@@ -44,8 +44,18 @@ export interface LlmSettings {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
 
+/**
+ * The one rule for a model id: what a configured model may be called, and so what every request
+ * field naming a model accepts (routes' `ModelId` is built from these two).
+ */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/;
+export const MODEL_ID_MAX_LENGTH = 128;
+
 const modelConfigSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/, "letters, digits and ._:/- only"),
+  id: z.string().regex(MODEL_ID_PATTERN, "letters, digits and ._:/- only").max(
+    MODEL_ID_MAX_LENGTH,
+    "letters, digits and ._:/- only",
+  ),
   upstream: z.string().min(1).max(256).optional(),
   rank: z.number().int().min(1),
   input_price_per_mtok: z.number().nonnegative(),

@@ -15,15 +15,12 @@ import { ApiError } from "../errors.ts";
 import { chatbotScopeOf } from "../auth/access.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_MODELS = 5;
 const MAX_CONTEXT_FIELDS = 50;
 const MAX_SYSTEM_PROMPT_CHARS = 8000;
 
-const ModelId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:/-]+$/).openapi({
-  example: "echo-fast",
-});
 const FieldName = z.string().trim().min(1).max(64).openapi({
   description: "A key of the user's `user_profile` or `preferences`.",
   example: "company",

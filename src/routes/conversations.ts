@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { conversationScopeOf } from "../auth/access.ts";
-import { AnswerText, CostUsd, ModelId, TokenUsageSchema } from "../chat/schemas.ts";
+import { AnswerText, CostUsd, TokenUsageSchema } from "./chat_schemas.ts";
 import {
   conversationMessages,
   type ConversationRow,
@@ -14,7 +14,7 @@ import {
 import { ApiError } from "../errors.ts";
 import { errorResponses, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** getConversation returns at most this many messages: the latest ones. */
 const MAX_RETURNED_MESSAGES = 500;

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { CostUsd, Count } from "../chat/schemas.ts";
+import { CostUsd, Count } from "./chat_schemas.ts";
 import { summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
 import { actsAsAdmin } from "../auth/access.ts";
