@@ -14,6 +14,7 @@ import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerAuthHealthRoutes } from "./routes/auth_health.ts";
+import { registerSessionRoutes } from "./routes/sessions.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
 import { registerChatbotRoutes } from "./routes/chatbots.ts";
@@ -93,6 +94,7 @@ export function createApp(services: Services): App {
   registerWellKnownRoutes(app);
   registerAuthHealthRoutes(app);
   registerAuthRoutes(app);
+  registerSessionRoutes(app);
   registerApiKeyRoutes(app);
   registerUserRoutes(app);
   registerUserContextRoutes(app);

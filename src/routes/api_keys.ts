@@ -24,7 +24,7 @@ import { recordAuditEvent } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
 import { lockUser } from "../db/user_admin.ts";
 import { ApiError } from "../errors.ts";
-import { requestMeta } from "./auth.ts";
+import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";

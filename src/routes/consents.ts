@@ -5,7 +5,7 @@ import type { App } from "../http/env.ts";
 import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
-import { requestMeta } from "./auth.ts";
+import { requestMeta } from "../http/request_meta.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";

@@ -10,7 +10,7 @@ import { findUserById, type UserRow } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
-import { requestMeta } from "./auth.ts";
+import { requestMeta } from "../http/request_meta.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import {
