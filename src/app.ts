@@ -161,7 +161,7 @@ export function createApp(services: Services): App {
         new ApiError("method_not_allowed", `${c.req.method} is not allowed on this path.`),
       );
     }
-    return errorResponse(c, new ApiError("not_found", "No such route."));
+    return errorResponse(c, ApiError.notFound("route"));
   });
 
   app.onError((error, c) => {

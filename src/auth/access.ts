@@ -47,7 +47,7 @@ export function authorizeUserTarget(
   access: UserAccess,
 ): void {
   if (targetUserId === principal.userId) return;
-  if (!roleAtLeast(principal.role, "moderator")) throw new ApiError("not_found", "No such user.");
+  if (!roleAtLeast(principal.role, "moderator")) throw ApiError.notFound("user");
   if (access === "manage" && !actsAsAdmin(principal)) {
     throw new ApiError("forbidden", "Only admins act on other users.");
   }

@@ -20,13 +20,20 @@ import {
   revokeApiKey,
   rollApiKey,
 } from "../db/api_keys.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
 import { lockUser } from "../db/user_admin.ts";
 import { ApiError } from "../errors.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, ScopeSchema, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
 
@@ -91,8 +98,6 @@ const ListQuery = PageQuery.extend({
 });
 
 const KeyParams = z.object({ key_id: uuid("key_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const createApiKey = createRoute({
   method: "post",
@@ -225,21 +230,17 @@ export function registerApiKeyRoutes(app: App): void {
       throw new ApiError("forbidden", "Only admins set a key's tier or limit overrides.");
     }
     if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) {
-      throw new ApiError("validation_error", undefined, {
-        issues: [{ path: ["expires_at"], message: "must be in the future" }],
-      });
+      throw ApiError.invalid("expires_at", "must be in the future");
     }
     const chatbotId = body.chatbot_id ?? principal.chatbotId ?? null;
     if (chatbotId && body.scopes) {
       const unbound = scopesOutsideBinding(body.scopes);
       if (unbound.length > 0) {
-        throw new ApiError("validation_error", undefined, {
-          issues: [{
-            path: ["scopes"],
-            message: `a chatbot-bound key may hold only ${BOUND_KEY_SCOPES.join(", ")} ` +
-              `(not ${unbound.join(", ")})`,
-          }],
-        });
+        throw ApiError.invalid(
+          "scopes",
+          `a chatbot-bound key may hold only ${BOUND_KEY_SCOPES.join(", ")} ` +
+            `(not ${unbound.join(", ")})`,
+        );
       }
     }
     // A key never exceeds its owner's role, nor the credential that creates it.
@@ -265,7 +266,7 @@ export function registerApiKeyRoutes(app: App): void {
     };
     assertKeyWithinReach(principal, shape);
     if (chatbotId && !(await chatbotOwnedBy(sql, chatbotId, principal.userId))) {
-      throw new ApiError("not_found", "No such chatbot.");
+      throw ApiError.notFound("chatbot");
     }
     const maxKeys = c.get("services").config.MAX_API_KEYS_PER_USER;
     const key = generateApiKey();
@@ -293,12 +294,9 @@ export function registerApiKeyRoutes(app: App): void {
         perDay: shape.rateLimitPerDay,
         expiresAt,
       });
-      await recordAuditEvent(tx, {
-        action: "api_key.create",
+      await audit(tx, meta, "api_key.create", {
         userId: principal.userId,
         actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { api_key_id: created.id, scopes: created.scopes },
       });
       return created;
@@ -327,7 +325,7 @@ export function registerApiKeyRoutes(app: App): void {
   app.openapi(getApiKey, async (c) => {
     const { sql } = c.get("services");
     const row = await findApiKey(sql, c.req.valid("param").key_id, ownerFilter(c.get("principal")));
-    if (!row) throw new ApiError("not_found", "No such API key.");
+    if (!row) throw ApiError.notFound("API key");
     return c.json(toApiKey(row), 200);
   });
 
@@ -336,17 +334,14 @@ export function registerApiKeyRoutes(app: App): void {
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const row = await findApiKey(sql, keyId, ownerFilter(principal));
-    if (!row || row.revoked_at) throw new ApiError("not_found", "No such API key.");
+    if (!row || row.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(row));
     const meta = requestMeta(c);
     await sql.begin(async (tx) => {
       await revokeApiKey(tx, keyId);
-      await recordAuditEvent(tx, {
-        action: "api_key.revoke",
+      await audit(tx, meta, "api_key.revoke", {
         userId: row.user_id,
         actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { api_key_id: keyId },
       });
     });
@@ -359,7 +354,7 @@ export function registerApiKeyRoutes(app: App): void {
     const keyId = c.req.valid("param").key_id;
     const graceSeconds = (await optionalJsonBody(c, RollBody))?.grace_seconds ?? 0;
     const existing = await findApiKey(sql, keyId, ownerFilter(principal));
-    if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
+    if (!existing || existing.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(existing));
     const key = generateApiKey();
     const meta = requestMeta(c);
@@ -371,18 +366,15 @@ export function registerApiKeyRoutes(app: App): void {
         previousExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
       });
       if (rolled) {
-        await recordAuditEvent(tx, {
-          action: "api_key.roll",
+        await audit(tx, meta, "api_key.roll", {
           userId: rolled.user_id,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
           detail: { api_key_id: keyId, grace_seconds: graceSeconds },
         });
       }
       return rolled;
     });
-    if (!row) throw new ApiError("not_found", "No such API key.");
+    if (!row) throw ApiError.notFound("API key");
     return c.json({ ...toApiKey(row), key }, 200);
   });
 }

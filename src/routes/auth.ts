@@ -12,7 +12,7 @@ import {
 } from "../auth/passwords.ts";
 import type { GuardedCheck } from "../auth/login_guard.ts";
 import { clientIp } from "../client_ip.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import { hasLoggedInFrom } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
 import {
@@ -25,7 +25,14 @@ import {
 import { ApiError } from "../errors.ts";
 import { enforceDecision } from "../ratelimit/enforce.ts";
 import { anyCredential, bearerOnly, publicAccess } from "./security.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { RoleSchema, ScopeSchema, TierSchema, toUser, UserSchema } from "./shared_schemas.ts";
 
 const Email = z.email().max(254).openapi({ example: "ada@example.com" });
@@ -73,9 +80,7 @@ const WhoamiSchema = z.object({
   }),
 }).openapi("Whoami");
 
-const limited = { limited: true };
 const publicErrors = [400, 422, 429, 500, 503] as const;
-const authErrors = [401, 403, 429, 500] as const;
 
 const register = createRoute({
   method: "post",
@@ -173,9 +178,7 @@ async function assertPasswordPolicy(
 ) {
   const problem = await checkPasswordPolicy(password, context);
   if (problem) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{ path: [field], message: problem }],
-    });
+    throw ApiError.invalid(field, problem);
   }
 }
 
@@ -213,13 +216,7 @@ export function registerAuthRoutes(app: App): void {
           displayName: body.display_name ?? null,
         });
         const pair = await sessions.start(tx, user, meta);
-        await recordAuditEvent(tx, {
-          action: "auth.register",
-          userId: user.id,
-          actorId: user.id,
-          ip: meta.ip,
-          requestId: meta.requestId,
-        });
+        await audit(tx, meta, "auth.register", { userId: user.id, actorId: user.id });
         return { user, pair };
       });
       const { session_id: _sessionId, ...pair } = result.pair;
@@ -251,12 +248,7 @@ export function registerAuthRoutes(app: App): void {
     );
     const verdict = verdictOrRefusal(c, guarded);
     if (!user || !verdict.ok) {
-      await recordAuditEvent(sql, {
-        action: "auth.login_failed",
-        userId: user?.id ?? null,
-        ip: meta.ip,
-        requestId: meta.requestId,
-      });
+      await audit(sql, meta, "auth.login_failed", { userId: user?.id ?? null });
       throw new ApiError("unauthorized", "Invalid email or password.");
     }
     if (user.disabled) throw new ApiError("forbidden", "This account is disabled.");
@@ -264,12 +256,9 @@ export function registerAuthRoutes(app: App): void {
     const pair = await sql.begin(async (tx) => {
       if (newHash) await updatePasswordHash(tx, user.id, newHash);
       const started = await sessions.start(tx, user, meta);
-      await recordAuditEvent(tx, {
-        action: "auth.login",
+      await audit(tx, meta, "auth.login", {
         userId: user.id,
         actorId: user.id,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { session_id: started.session_id, ...(newHash ? { rehashed: true } : {}) },
       });
       return started;
@@ -302,9 +291,7 @@ export function registerAuthRoutes(app: App): void {
     }, () => verifyPassword(body.current_password, user.password_hash, params));
     const verdict = verdictOrRefusal(c, guarded);
     if (!verdict.ok) {
-      throw new ApiError("validation_error", undefined, {
-        issues: [{ path: ["current_password"], message: "Current password is incorrect" }],
-      });
+      throw ApiError.invalid("current_password", "Current password is incorrect");
     }
     await assertPasswordPolicy(
       body.new_password,
@@ -315,13 +302,7 @@ export function registerAuthRoutes(app: App): void {
     await sql.begin(async (tx) => {
       await updatePasswordHash(tx, user.id, hash);
       await sessions.revokeAllOfUser(tx, user.id, "password_change");
-      await recordAuditEvent(tx, {
-        action: "auth.password_change",
-        userId: user.id,
-        actorId: user.id,
-        ip: meta.ip,
-        requestId: meta.requestId,
-      });
+      await audit(tx, meta, "auth.password_change", { userId: user.id, actorId: user.id });
     });
     return c.body(null, 204);
   });

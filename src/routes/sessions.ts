@@ -1,13 +1,20 @@
 /** Sessions of the caller's own login: logout, and listing or revoking sessions. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import { listActiveSessions } from "../db/sessions.ts";
 import { ApiError } from "../errors.ts";
 import type { App } from "../http/env.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
@@ -26,9 +33,6 @@ const SessionSchema = z.object({
   ip: z.string().max(64).nullable(),
   current: z.boolean(),
 }).openapi("Session");
-
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const logout = createRoute({
   method: "post",
@@ -89,22 +93,16 @@ export function registerSessionRoutes(app: App): void {
     if (allSessions) {
       await sql.begin(async (tx) => {
         await sessions.revokeAllOfUser(tx, principal.userId, "logout_all");
-        await recordAuditEvent(tx, {
-          action: "auth.logout_all",
+        await audit(tx, meta, "auth.logout_all", {
           userId: principal.userId,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
         });
       });
     } else {
       await sessions.revoke(principal.sessionId!, "logout");
-      await recordAuditEvent(sql, {
-        action: "auth.logout",
+      await audit(sql, meta, "auth.logout", {
         userId: principal.userId,
         actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { session_id: principal.sessionId },
       });
     }
@@ -145,7 +143,7 @@ export function registerSessionRoutes(app: App): void {
       "revoked_by_user",
       principal.userId,
     );
-    if (!revoked) throw new ApiError("not_found", "No such session.");
+    if (!revoked) throw ApiError.notFound("session");
     return c.body(null, 204);
   });
 }

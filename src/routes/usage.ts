@@ -82,9 +82,7 @@ function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date 
     ? `the range is at most ${MAX_RANGE_DAYS} days`
     : null;
   if (problem) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{ path: ["from"], message: problem }],
-    });
+    throw ApiError.invalid("from", problem);
   }
   return { from, to };
 }
