@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { RequestMeta } from "../auth/session_service.ts";
-import { clientIp } from "../client_ip.ts";
+import { clientIp } from "./client_ip.ts";
 import type { AppEnv } from "./env.ts";
 
 /** Who sent this request, as sessions and audit events record it. */

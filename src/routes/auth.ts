@@ -11,7 +11,7 @@ import {
   verifyPassword,
 } from "../auth/passwords.ts";
 import type { GuardedCheck } from "../auth/login_guard.ts";
-import { clientIp } from "../client_ip.ts";
+import { clientIp } from "../http/client_ip.ts";
 import { audit } from "../db/audit.ts";
 import { hasLoggedInFrom } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
