@@ -23,6 +23,8 @@ import { registerConversationRoutes } from "./routes/conversations.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoutes } from "./routes/metrics.ts";
 import { registerModelRoutes } from "./routes/models.ts";
+import { registerOpenAiRoutes } from "./routes/openai.ts";
+import { isOpenAiPath, openAiErrorBody } from "./routes/openai_errors.ts";
 import { registerQueryRoutes } from "./routes/query.ts";
 import { registerUsageRoutes } from "./routes/usage.ts";
 import { registerUserContextRoutes } from "./routes/user_context.ts";
@@ -47,12 +49,10 @@ function validationHook(
     path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
     message: issue.message,
   }));
-  return c.json(
-    errorBody("validation_error", c.get("requestId"), undefined, { issues }),
-    422,
-  );
+  return errorResponse(c, new ApiError("validation_error", undefined, { issues }));
 }
 
+/** The contract's error body; under /openai/ OpenAI's shape, which its SDKs parse. */
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
   // RFC 6750: every 401 names the scheme; `invalid_token` when one was presented.
@@ -60,10 +60,14 @@ function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
     const presented = c.req.header("authorization") || c.req.header("x-api-key");
     c.header("WWW-Authenticate", presented ? 'Bearer error="invalid_token"' : "Bearer");
   }
-  return c.json(
-    errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
-    error.status,
-  );
+  const requestId = c.get("requestId") ?? "unknown";
+  if (isOpenAiPath(c.req.path)) {
+    return c.json(
+      openAiErrorBody(error.code, error.message, requestId, error.detail),
+      error.status,
+    );
+  }
+  return c.json(errorBody(error.code, requestId, error.message, error.detail), error.status);
 }
 
 export function createApp(services: Services): App {
@@ -87,6 +91,7 @@ export function createApp(services: Services): App {
     }),
   );
   app.use("/v1/*", requireJsonBodies());
+  app.use("/openai/v1/*", requireJsonBodies());
 
   // The API surface, one line per area.
   registerHealthRoutes(app);
@@ -107,6 +112,7 @@ export function createApp(services: Services): App {
   registerChatSocketRoutes(app);
   registerUsageRoutes(app);
   registerAdminRoutes(app);
+  registerOpenAiRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -148,6 +154,12 @@ export function createApp(services: Services): App {
       { name: "chat", description: "Conversations, streaming and consent." },
       { name: "usage", description: "Usage and cost accounting." },
       { name: "admin", description: "Administration." },
+      {
+        name: "openai",
+        description: "OpenAI-compatible Chat Completions: point any OpenAI SDK or tool at " +
+          "`<service>/openai/v1` with a Gatehouse API key (or access token) as its API key. " +
+          "Errors here use OpenAI's shape `{error: {message, type, param, code}}`.",
+      },
     ],
   }));
   app.get(DOCS_PATH, swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));

@@ -137,6 +137,7 @@ export class ChatSocket {
         mode: "balanced",
         chatbotId: request.chatbot_id,
         conversationId: request.conversation_id,
+        streamed: true,
       }, [shutdown, this.#closed.signal]);
       this.#send({ type: "conversation_id", conversation_id: turn.conversationId });
       if (turn.requiresConsent) this.#send({ type: "consent_required", ...turn.requiresConsent });
