@@ -20,7 +20,13 @@ export type AuditAction =
   | "user.delete"
   | "consent.grant"
   | "consent.deny"
-  | "consent.revoke";
+  | "consent.revoke"
+  | "webhook.create"
+  | "webhook.enable"
+  | "webhook.disable"
+  | "webhook.delete"
+  /** The system disabled an endpoint after repeated failed deliveries. */
+  | "webhook.disabled";
 
 /** Where the audited request came from (an http/request_meta.ts `RequestMeta` fits). */
 export interface AuditMeta {
