@@ -16,6 +16,7 @@ import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerAuthHealthRoutes } from "./routes/auth_health.ts";
+import { registerSessionRoutes } from "./routes/sessions.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
 import { registerChatbotRoutes } from "./routes/chatbots.ts";
@@ -24,10 +25,13 @@ import { registerConversationRoutes } from "./routes/conversations.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoutes } from "./routes/metrics.ts";
 import { registerModelRoutes } from "./routes/models.ts";
+import { registerOpenAiRoutes } from "./routes/openai.ts";
+import { isOpenAiPath, openAiErrorBody } from "./routes/openai_errors.ts";
 import { registerQueryRoutes } from "./routes/query.ts";
 import { registerUsageRoutes } from "./routes/usage.ts";
 import { registerUserContextRoutes } from "./routes/user_context.ts";
 import { registerUserRoutes } from "./routes/users.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
@@ -48,12 +52,10 @@ function validationHook(
     path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
     message: issue.message,
   }));
-  return c.json(
-    errorBody("validation_error", c.get("requestId"), undefined, { issues }),
-    422,
-  );
+  return errorResponse(c, new ApiError("validation_error", undefined, { issues }));
 }
 
+/** The contract's error body; under /openai/ OpenAI's shape, which its SDKs parse. */
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
   // RFC 6750: every 401 names the scheme; `invalid_token` when one was presented.
@@ -61,10 +63,14 @@ function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
     const presented = c.req.header("authorization") || c.req.header("x-api-key");
     c.header("WWW-Authenticate", presented ? 'Bearer error="invalid_token"' : "Bearer");
   }
-  return c.json(
-    errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
-    error.status,
-  );
+  const requestId = c.get("requestId") ?? "unknown";
+  if (isOpenAiPath(c.req.path)) {
+    return c.json(
+      openAiErrorBody(error.code, error.message, requestId, error.detail),
+      error.status,
+    );
+  }
+  return c.json(errorBody(error.code, requestId, error.message, error.detail), error.status);
 }
 
 export function createApp(services: Services): App {
@@ -88,6 +94,7 @@ export function createApp(services: Services): App {
     }),
   );
   app.use("/v1/*", requireJsonBodies());
+  app.use("/openai/v1/*", requireJsonBodies());
   app.use("*", refuseUnstorableInput());
 
   // The API surface, one line per area.
@@ -96,6 +103,7 @@ export function createApp(services: Services): App {
   registerWellKnownRoutes(app);
   registerAuthHealthRoutes(app);
   registerAuthRoutes(app);
+  registerSessionRoutes(app);
   registerApiKeyRoutes(app);
   registerUserRoutes(app);
   registerUserContextRoutes(app);
@@ -107,7 +115,9 @@ export function createApp(services: Services): App {
   registerConversationRoutes(app);
   registerChatSocketRoutes(app);
   registerUsageRoutes(app);
+  registerWebhookRoutes(app);
   registerAdminRoutes(app);
+  registerOpenAiRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -149,7 +159,18 @@ export function createApp(services: Services): App {
       { name: "query", description: "LLM queries and models." },
       { name: "chat", description: "Conversations, streaming and consent." },
       { name: "usage", description: "Usage and cost accounting." },
+      {
+        name: "webhooks",
+        description:
+          "Signed event deliveries (Standard Webhooks): quota thresholds, expiring keys, security events.",
+      },
       { name: "admin", description: "Administration." },
+      {
+        name: "openai",
+        description: "OpenAI-compatible Chat Completions: point any OpenAI SDK or tool at " +
+          "`<service>/openai/v1` with a Gatehouse API key (or access token) as its API key. " +
+          "Errors here use OpenAI's shape `{error: {message, type, param, code}}`.",
+      },
     ],
   };
   // Built once, on first request (every route is registered by then): the
@@ -170,7 +191,7 @@ export function createApp(services: Services): App {
         new ApiError("method_not_allowed", `${c.req.method} is not allowed on this path.`),
       );
     }
-    return errorResponse(c, new ApiError("not_found", "No such route."));
+    return errorResponse(c, ApiError.notFound("route"));
   });
 
   app.onError((error, c) => {

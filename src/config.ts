@@ -22,6 +22,37 @@ const url = (protocols: string[]) =>
 
 const csv = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `5s,30s,2m` into milliseconds; units ms, s, m, h, d; `none` means no retries. */
+export function parseDurations(text: string): number[] {
+  if (text.trim() === "none") return [];
+  return text.split(",").map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(part.trim());
+    if (!match) throw new Error(`'${part.trim()}' is not a duration like 500ms, 5s, 2m, 1h or 1d`);
+    const ms = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    if (ms > 7 * 86_400_000) throw new Error(`'${part.trim()}' is longer than 7 days`);
+    return ms;
+  });
+}
+
+const durations = z.string().transform((text, ctx) => {
+  try {
+    const list = parseDurations(text);
+    if (list.length > 20) throw new Error("at most 20 delays");
+    return list;
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
 const jsonText = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;
@@ -80,12 +111,26 @@ export const envSchema = z.object({
   PASSWORD_SCRYPT_LOG_N: int(14, 22).default(17),
   ECHO_MODELS: bool.optional(),
   LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
+  LLM_STREAM_IDLE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
   MAX_CONCURRENT_QUERIES_PER_USER: int(1, 1000).default(8),
   MAX_API_KEYS_PER_USER: int(1, 100_000).default(100),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_RETRY_SCHEDULE: durations.default([
+    5_000,
+    30_000,
+    120_000,
+    600_000,
+    3_600_000,
+    21_600_000,
+  ]),
+  WEBHOOK_SWEEP_INTERVAL_S: int(1, 86_400).default(300),
+  WEBHOOK_POLL_INTERVAL_MS: int(10, 60_000).default(1000),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

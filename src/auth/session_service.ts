@@ -1,5 +1,5 @@
 import type { Config } from "../config.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import {
   insertRefreshToken,
@@ -16,7 +16,7 @@ import { ApiError } from "../errors.ts";
 import type { Authenticator } from "./authenticator.ts";
 import type { TokenService } from "./jwt.ts";
 import { generateOpaqueToken, hashOpaqueToken, REFRESH_TOKEN_PREFIX } from "./opaque_token.ts";
-import type { Role } from "./principal.ts";
+import type { Role } from "../principal.ts";
 import { sealChildToken, unsealChildToken } from "./refresh_sealing.ts";
 
 export interface TokenPair {
@@ -32,6 +32,11 @@ export interface RequestMeta {
   requestId: string;
 }
 
+export interface SessionHooks {
+  /** A rotated refresh token came back: runs in the transaction that revokes the family. */
+  onRefreshReuse?(db: Db, reuse: { userId: string; sessionId: string }): Promise<void>;
+}
+
 type RefreshOutcome =
   | { kind: "ok"; pair: TokenPair }
   | { kind: "denied"; message: string };
@@ -43,6 +48,7 @@ export class SessionService {
     private readonly tokens: TokenService,
     private readonly config: Config,
     private readonly authenticator: Authenticator,
+    private readonly hooks: SessionHooks = {},
   ) {}
 
   /** One session per login, with the first refresh token of its family. */
@@ -125,13 +131,11 @@ export class SessionService {
       }
       // Reuse of a rotated token: someone else may hold the family. End it.
       await revokeSession(tx, session.id, "refresh_reuse");
-      await recordAuditEvent(tx, {
-        action: "auth.refresh_reuse",
+      await audit(tx, meta, "auth.refresh_reuse", {
         userId: session.user_id,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { session_id: session.id },
       });
+      await this.hooks.onRefreshReuse?.(tx, { userId: session.user_id, sessionId: session.id });
       return { kind: "denied", message: "Refresh token reuse detected; the session was revoked." };
     });
     if (outcome.kind === "denied") throw new ApiError("unauthorized", outcome.message);

@@ -39,7 +39,10 @@ export async function respondWithTurn(
   const release = runtime.streams.acquire(principal);
   try {
     const shutdown = services.lifecycle.shutdownSignal;
-    const turn = await Turn.start(services, principal, input, [c.req.raw.signal, shutdown]);
+    const turn = await Turn.start(services, principal, { ...input, streamed: true }, [
+      c.req.raw.signal,
+      shutdown,
+    ]);
     return sseTurnResponse(c, turn, {
       keepAliveMs: runtime.keepAliveMs,
       release,

@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { authorize } from "../auth/middleware.ts";
-import type { CredentialRef, Principal } from "../auth/principal.ts";
+import type { CredentialRef, Principal } from "../principal.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";
 import type { Services } from "../services.ts";
@@ -227,6 +227,7 @@ export class ChatSocket {
         mode: "balanced",
         chatbotId: request.chatbot_id,
         conversationId: request.conversation_id,
+        streamed: true,
       }, [shutdown, this.#closed.signal]);
       this.#send({ type: "conversation_id", conversation_id: turn.conversationId });
       if (turn.requiresConsent) this.#send({ type: "consent_required", ...turn.requiresConsent });

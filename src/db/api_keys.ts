@@ -1,4 +1,4 @@
-import type { Role, Scope } from "../auth/principal.ts";
+import type { Role, Scope } from "../principal.ts";
 import type { Db } from "./tx.ts";
 
 export interface ApiKeyRow {
@@ -133,4 +133,16 @@ export async function touchApiKeys(sql: Db, touches: Map<string, Date>): Promise
     update api_keys k set last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t)
     from (select unnest(${ids}::uuid[]) as id, unnest(${times}::timestamptz[]) as t) v
     where k.id = v.id`;
+}
+
+/** Live keys whose expiry falls between now and `until` (the expiry-warning sweep). */
+export async function apiKeysExpiringBefore(
+  sql: Db,
+  until: Date,
+): Promise<{ id: string; user_id: string; expires_at: Date }[]> {
+  const rows = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
+    select id, user_id, expires_at from api_keys
+    where revoked_at is null and expires_at > now() and expires_at <= ${until}
+    order by expires_at`;
+  return [...rows];
 }

@@ -1,4 +1,4 @@
-import type { CredentialRef, Principal } from "../auth/principal.ts";
+import type { CredentialRef, Principal } from "../principal.ts";
 import type { Db, Tx } from "./tx.ts";
 
 /** What a ticket opens a socket as: the credential, re-checked for every message. */

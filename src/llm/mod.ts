@@ -29,6 +29,8 @@ export {
   echoEntry,
   llmProvidersSchema,
   type LlmSettings,
+  MODEL_ID_MAX_LENGTH,
+  MODEL_ID_PATTERN,
   type ModelConfig,
   type ModelInfo,
   ModelRegistry,
@@ -36,7 +38,8 @@ export {
   type ProviderConfig,
   type ProviderEntry,
 } from "./models.ts";
-export { LlmRouter, type RouterOptions } from "./router.ts";
+export { AsyncQueue } from "./async_queue.ts";
+export { DEFAULT_STREAM_IDLE_TIMEOUT_MS, LlmRouter, type RouterOptions } from "./router.ts";
 export {
   type Answer,
   type AnswerError,

@@ -30,6 +30,11 @@ export interface ModelConfig {
   output_price_per_mtok: number;
   /** Per-call deadline; default DEFAULT_TIMEOUT_MS. */
   timeout_ms?: number;
+  /**
+   * Declared speed, 1 = fastest: `speed` mode's order until the models' latency
+   * has been observed (a fresh instance would otherwise start with a slow one).
+   */
+  speed_rank?: number;
 }
 
 export interface ProviderConfig {
@@ -49,13 +54,24 @@ export interface LlmSettings {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
 
+/**
+ * The one rule for a model id: what a configured model may be called, and so what every request
+ * field naming a model accepts (routes' `ModelId` is built from these two).
+ */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/;
+export const MODEL_ID_MAX_LENGTH = 128;
+
 const modelConfigSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/, "letters, digits and ._:/- only"),
+  id: z.string().regex(MODEL_ID_PATTERN, "letters, digits and ._:/- only").max(
+    MODEL_ID_MAX_LENGTH,
+    "letters, digits and ._:/- only",
+  ),
   upstream: z.string().min(1).max(256).optional(),
   rank: z.number().int().min(1),
   input_price_per_mtok: z.number().nonnegative(),
   output_price_per_mtok: z.number().nonnegative(),
   timeout_ms: z.number().int().min(100).max(MAX_TIMEOUT_MS).optional(),
+  speed_rank: z.number().int().min(1).optional(),
 });
 
 const providerConfigSchema = z.strictObject({
@@ -108,6 +124,8 @@ export interface ModelInfo {
   rank: number;
   prices: { input_per_mtok: number; output_per_mtok: number };
   timeout_ms: number;
+  /** Declared speed (1 = fastest), null when not declared. */
+  speed_rank: number | null;
   /** Served by a built-in fake provider (echo); label it in the API. */
   development: boolean;
 }
@@ -159,6 +177,7 @@ export class ModelRegistry {
             output_per_mtok: m.output_price_per_mtok,
           },
           timeout_ms: m.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+          speed_rank: m.speed_rank ?? null,
           development: provider.development,
         };
         this.#models.set(m.id, {
@@ -216,9 +235,11 @@ export class ModelRegistry {
 export function echoEntry(provider = new EchoProvider(DEFAULT_ECHO_MODELS)): ProviderEntry {
   return {
     provider,
+    // Slower simulated words = slower model: that is the echo models' declared speed.
     models: provider.models.map((m) => ({
       id: m.id,
       rank: m.rank,
+      speed_rank: 1 + provider.models.filter((o) => o.wordDelayMs < m.wordDelayMs).length,
       input_price_per_mtok: 0,
       output_price_per_mtok: 0,
     })),

@@ -58,6 +58,10 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
+/** Presets shared by the route files: a rate-limited operation, and what any authenticated one can answer. */
+export const limited = { limited: true } satisfies ResponseOptions;
+export const authErrors = [401, 403, 429, 500] as const;
+
 const wwwAuthenticate = {
   "WWW-Authenticate": textHeader(
     'RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent.',
@@ -65,7 +69,8 @@ const wwwAuthenticate = {
   ),
 };
 
-function headersFor(status: number, options: ResponseOptions) {
+/** The headers an answer with `status` declares (errors of other shapes reuse them). */
+export function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),

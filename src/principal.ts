@@ -1,6 +1,16 @@
-/** Roles in increasing power. */
+/**
+ * Who may do what, as plain data: the one list of roles (in increasing power), the one list of
+ * scopes, and the principal the auth middleware resolves. A leaf: it imports nothing, so every
+ * layer (db/ included) may import it. Access decisions built on it live in auth/access.ts.
+ */
+
+/** Roles in increasing power; `roleAtLeast` reads this order. */
 export const ROLES = ["user", "moderator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
 
 export const SCOPES = [
   "query",
@@ -11,6 +21,7 @@ export const SCOPES = [
   "chatbots:write",
   "usage:read",
   "keys:write",
+  "webhooks:write",
   "admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -20,9 +31,12 @@ export function scopesOfRole(role: Role): Scope[] {
   return role === "admin" ? [...SCOPES] : SCOPES.filter((s) => s !== "admin");
 }
 
-/** A key created without `scopes` gets its owner's scopes minus the dangerous two. */
+/** Scopes a key gets only when asked for by name, never by default. */
+const EXPLICIT_ONLY: readonly Scope[] = ["admin", "keys:write", "webhooks:write"];
+
+/** A key created without `scopes` gets its owner's scopes minus the explicit-only ones. */
 export function defaultKeyScopes(role: Role): Scope[] {
-  return scopesOfRole(role).filter((s) => s !== "admin" && s !== "keys:write");
+  return scopesOfRole(role).filter((s) => !EXPLICIT_ONLY.includes(s));
 }
 
 export function roleAtLeast(role: Role, minimum: Role): boolean {
@@ -59,8 +73,4 @@ export interface Principal {
   ownBudget?: boolean;
   /** The key's expiry, when it has one (keys it manages may not outlive it). */
   expiresAt?: Date;
-}
-
-export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes(scope);
 }
