@@ -27,9 +27,8 @@ import {
   type QueryResult,
   type QueryStream,
 } from "../llm/mod.ts";
-import { chatbotScopeOf } from "../routes/access.ts";
+import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
 import type { Services } from "../services.ts";
-import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
 import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
@@ -170,6 +169,8 @@ export class Turn {
         streamed: input.streamed,
         signal: cancel.signal,
         gate: services.spend.gate(limits, store ? conversationId : null),
+        // Per user, not per credential: more keys must not mean more blame to spread.
+        principal: principal.userId,
       });
     } catch (error) {
       unlink();

@@ -5,15 +5,21 @@
  * caller gone). The gate is supplied by the caller of the router (the spend
  * service); this package only defines the shape, so it stays a leaf.
  */
-import type { ModelInfo } from "./models.ts";
 import type { TokenUsage } from "./provider.ts";
-import type { AnswerStatus } from "./query_types.ts";
+
+/** What the gate needs of a model (a ModelInfo fits); kept here so this module stays a leaf. */
+export interface GatedModel {
+  id: string;
+  /** USD per million tokens. */
+  prices: { input_per_mtok: number; output_per_mtok: number };
+  timeout_ms: number;
+}
 
 /** Output cap sent upstream when the request names none. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
 
 export interface PlannedCall {
-  model: ModelInfo;
+  model: GatedModel;
   /** ceil(chars / 4) summed over every message sent upstream. */
   promptTokens: number;
   /** The output limit sent upstream as max_tokens. */
@@ -24,7 +30,7 @@ export interface CallOutcome {
   usage: TokenUsage;
   /** Provider-reported counts, or our estimate when it reported none. */
   source: "provider" | "estimated";
-  status: AnswerStatus;
+  status: "complete" | "incomplete" | "error";
   costUsd: number;
   latencyMs: number;
 }

@@ -29,6 +29,7 @@ export {
   CallRefusedError,
   type CallTicket,
   DEFAULT_MAX_OUTPUT_TOKENS,
+  type GatedModel,
   type PlannedCall,
 } from "./gate.ts";
 export { estimatePromptTokens, estimateTokens } from "./tokens.ts";
@@ -39,6 +40,8 @@ export {
   echoEntry,
   llmProvidersSchema,
   type LlmSettings,
+  MODEL_ID_MAX_LENGTH,
+  MODEL_ID_PATTERN,
   type ModelConfig,
   type ModelInfo,
   ModelRegistry,

@@ -38,6 +38,11 @@ export interface QueryOptions {
   signal: AbortSignal;
   /** Reserves every model call before it goes upstream and settles it after (spend). */
   gate: CallGate;
+  /**
+   * Who asks (the user id): failures are attributed to it, so one caller's
+   * failing calls never open a model's breaker for everyone (see health.ts).
+   */
+  principal?: string;
 }
 
 export type AnswerStatus =

@@ -1,5 +1,5 @@
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
-import { hashPassword } from "../auth/passwords.ts";
+import { hashPassword, scryptParams } from "../auth/passwords.ts";
 import { defaultKeyScopes } from "../principal.ts";
 import { insertApiKey } from "../db/api_keys.ts";
 import { insertChatbot } from "../db/chatbots.ts";
@@ -24,11 +24,7 @@ export async function seedDemo(services: Services): Promise<DemoCredentials | nu
   const { sql, config, models } = services;
   if (await countUsers(sql) > 0) return null;
   const password = `demo-${crypto.randomUUID()}`;
-  const passwordHash = await hashPassword(password, {
-    logN: config.PASSWORD_SCRYPT_LOG_N,
-    r: 8,
-    p: 1,
-  });
+  const passwordHash = await hashPassword(password, scryptParams(config));
   const apiKey = generateApiKey();
   const modelIds = models.list().map((m) => m.id).slice(0, 2);
   return await sql.begin(async (tx) => {

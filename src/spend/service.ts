@@ -30,7 +30,7 @@ import {
   CallRefusedError,
   type CallTicket,
   costMicroUsd,
-  type ModelInfo,
+  type GatedModel,
   type ModelRegistry,
   type PlannedCall,
 } from "../llm/mod.ts";
@@ -346,7 +346,7 @@ export class SpendService {
     limits: SpendLimits,
     counters: Counter[],
     id: string,
-    model: ModelInfo,
+    model: GatedModel,
     outcome: CallOutcome,
   ): Promise<void> {
     const tokens = outcome.usage.input_tokens + outcome.usage.output_tokens;
