@@ -82,7 +82,10 @@ export function createApp(services: Services): App {
       },
     }),
   );
-  app.use("/v1/*", requireJsonBodies());
+  app.use(
+    "/v1/*",
+    requireJsonBodies((method, path) => routeMethods.allowedFor(path).includes(method)),
+  );
 
   // The API surface, one line per area.
   registerHealthRoutes(app);
