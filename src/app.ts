@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -19,6 +18,7 @@ import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
 import { registerChatbotRoutes } from "./routes/chatbots.ts";
 import { registerConsentRoutes } from "./routes/consents.ts";
 import { registerConversationRoutes } from "./routes/conversations.ts";
+import { DOCS_CSP, isDocsPath, registerDocsRoutes } from "./routes/docs.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoutes } from "./routes/metrics.ts";
 import { registerModelRoutes } from "./routes/models.ts";
@@ -31,9 +31,6 @@ import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
 export type App = OpenAPIHono<AppEnv>;
-
-/** Swagger UI, the one HTML page. */
-const DOCS_PATH = "/docs";
 
 /** Validation failures become the contract's 422 with every issue listed. */
 function validationHook(
@@ -68,7 +65,7 @@ export function createApp(services: Services): App {
   const routeMethods = new RouteMethods(() => app.routes);
 
   app.use("*", requestContext(services));
-  app.use("*", securityHeaders([DOCS_PATH]));
+  app.use("*", securityHeaders(isDocsPath, DOCS_CSP));
   app.use("*", corsPolicy(config.CORS_ORIGINS));
   app.use(
     "*",
@@ -148,7 +145,7 @@ export function createApp(services: Services): App {
       { name: "admin", description: "Administration." },
     ],
   }));
-  app.get(DOCS_PATH, swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));
+  registerDocsRoutes(app);
 
   app.notFound((c) => {
     const allowed = routeMethods.allowedFor(c.req.path);

@@ -1038,7 +1038,7 @@ export interface components {
         ConsentAnswer: {
             /** Format: uuid */
             consent_request_id: string;
-            /** @description Proof of the grant, shown once; only its hash is stored. */
+            /** @description A receipt of the grant, for the user's records: shown once, stored only as a hash, so whether and when consent was given can be settled later by presenting it (an operator matches its hash). No operation takes it and nothing needs it: the grant applies by itself to the chatbot's next queries, until revokeConsent. */
             consent_token?: string;
             message: string;
             /** @enum {string} */
@@ -1322,6 +1322,9 @@ export interface components {
              */
             password: string;
         };
+        LoginResponse: components["schemas"]["TokenPair"] & {
+            user: components["schemas"]["User"];
+        };
         LogoutRequest: {
             /** @description Revoke every session of the user. */
             all_sessions?: boolean;
@@ -1587,7 +1590,25 @@ export interface components {
             tier?: string;
         };
         UsageReport: {
+            /**
+             * Format: date-time
+             * @description Start of the period covered (inclusive).
+             * @example 2026-10-24T00:00:00.000Z
+             */
+            from: string;
+            /**
+             * @example day
+             * @enum {string}
+             */
+            group_by: "day" | "model" | "api_key";
             items: components["schemas"]["UsageRow"][];
+            /**
+             * Format: date-time
+             * @description End of the period covered (exclusive).
+             * @example 2026-11-24T00:00:00.000Z
+             */
+            to: string;
+            totals: components["schemas"]["UsageTotals"];
         };
         UsageRow: {
             /**
@@ -1605,6 +1626,29 @@ export interface components {
              * @example 2026-11-23
              */
             key: string | null;
+            /**
+             * Format: int64
+             * @example 2048
+             */
+            output_tokens: number;
+            /**
+             * Format: int64
+             * @example 42
+             */
+            requests: number;
+        };
+        /** @description Sums over every row of the report. */
+        UsageTotals: {
+            /**
+             * @description US dollars, rounded to 1e-9.
+             * @example 0.000042
+             */
+            cost_usd: number;
+            /**
+             * Format: int64
+             * @example 5120
+             */
+            input_tokens: number;
             /**
              * Format: int64
              * @example 2048
@@ -1670,7 +1714,7 @@ export interface components {
             /** Format: uuid */
             user_id: string;
             /**
-             * @description The user's own fields (email, names, company, job_title) merged with `details.profile` keys and `profile_data`; with a chatbot, only its consented `context_fields`.
+             * @description The user's own fields (email, names, company, job_title) merged with `details.profile` keys and `profile_data`; with a chatbot, only its consented `context_fields`. The account fields win: where one is set, a `details.profile` key of the same name (e.g. `email`, `company`) is replaced by the account's value.
              * @example {
              *       "email": "ada@example.com",
              *       "company": "Analytical Engines"
@@ -1753,6 +1797,11 @@ export interface components {
                 api_key_id?: string;
                 /** Format: uuid */
                 chatbot_id?: string;
+                /**
+                 * @description The user's email (the key owner's, for an API key).
+                 * @example ada@example.com
+                 */
+                email: string;
                 /**
                  * @example user
                  * @enum {string}
@@ -3407,7 +3456,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A new session's token pair. */
+            /** @description A new session's token pair and the user. */
             200: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
@@ -3427,7 +3476,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["LoginResponse"];
                 };
             };
             /** @description Malformed JSON or unparseable parameters. */
@@ -8561,7 +8610,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Usage rows. */
+            /** @description Usage rows, their totals and the period covered. */
             200: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */

@@ -99,6 +99,7 @@ export class Authenticator {
     return {
       type: "api_key",
       userId: row.user_id,
+      email: row.owner_email,
       role: row.owner_role,
       tier: row.tier ?? row.owner_tier,
       scopes: row.scopes.filter((s) => allowed.has(s)),
@@ -148,6 +149,7 @@ export class Authenticator {
     return {
       type: "user",
       userId: claims.sub,
+      email: session.email,
       role,
       tier: session.tier,
       scopes: scopesOfRole(role),

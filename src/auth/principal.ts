@@ -33,6 +33,8 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
 export interface Principal {
   type: "user" | "api_key";
   userId: string;
+  /** The user's email as of the credential check (cached like the role). */
+  email?: string;
   role: Role;
   tier: string;
   scopes: Scope[];

@@ -76,6 +76,8 @@ const RegisterBody = z.object({
 
 const RegisterResponse = TokenPairSchema.extend({ user: UserSchema }).openapi("RegisterResponse");
 
+const LoginResponse = TokenPairSchema.extend({ user: UserSchema }).openapi("LoginResponse");
+
 const LoginBody = z.object({ email: Email, password: Password }).openapi("LoginRequest");
 const RefreshBody = z.object({
   refresh_token: z.string().min(1).max(256),
@@ -96,6 +98,10 @@ const WhoamiSchema = z.object({
   principal: z.object({
     type: z.enum(["user", "api_key"]),
     user_id: z.uuid().max(36),
+    email: z.string().max(254).openapi({
+      example: "ada@example.com",
+      description: "The user's email (the key owner's, for an API key).",
+    }),
     role: RoleSchema,
     tier: TierSchema,
     scopes: z.array(Scope).max(16),
@@ -143,7 +149,7 @@ const login = createRoute({
   security: publicAccess,
   request: { body: jsonBody(LoginBody) },
   responses: {
-    200: jsonResponse(TokenPairSchema, "A new session's token pair.", limited),
+    200: jsonResponse(LoginResponse, "A new session's token pair and the user.", limited),
     ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
   },
 });
@@ -354,7 +360,8 @@ export function registerAuthRoutes(app: App): void {
       return started;
     });
     const { session_id: _sessionId, ...body } = pair;
-    return c.json(body, 200);
+    const { password_hash: _hash, ...row } = user;
+    return c.json({ ...body, user: toUser(row) }, 200);
   });
 
   app.openapi(refreshToken, async (c) => {
@@ -436,12 +443,16 @@ export function registerAuthRoutes(app: App): void {
     return c.json(toUser(user), 200);
   });
 
-  app.openapi(whoami, (c) => {
+  app.openapi(whoami, async (c) => {
     const p = c.get("principal");
+    // The authenticator carries the email from its (cached) credential check.
+    const email = p.email ?? (await findUserById(c.get("services").sql, p.userId))?.email;
+    if (email === undefined) throw new ApiError("unauthorized");
     return c.json({
       principal: {
         type: p.type,
         user_id: p.userId,
+        email,
         role: p.role,
         tier: p.tier,
         scopes: p.scopes,

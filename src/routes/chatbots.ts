@@ -157,7 +157,10 @@ function assertKnownModels(registry: ModelRegistry, models: string[] | undefined
   const unknown = models.filter((model) => !registry.has(model));
   if (unknown.length > 0) {
     throw new ApiError("validation_error", undefined, {
-      issues: [{ path: ["models"], message: `Unknown model: ${unknown.join(", ")}` }],
+      issues: unknown.map((model) => ({
+        path: ["models"],
+        message: `Unknown model: ${model} (see GET /v1/models)`,
+      })),
     });
   }
 }

@@ -19,7 +19,10 @@ const ConsentAnswerSchema = z.object({
   consent_request_id: z.uuid().max(36),
   status: z.enum(["approved", "denied"]),
   consent_token: z.string().max(64).optional().openapi({
-    description: "Proof of the grant, shown once; only its hash is stored.",
+    description: "A receipt of the grant, for the user's records: shown once, stored only as " +
+      "a hash, so whether and when consent was given can be settled later by presenting it " +
+      "(an operator matches its hash). No operation takes it and nothing needs it: the grant " +
+      "applies by itself to the chatbot's next queries, until revokeConsent.",
   }),
   message: z.string().max(300),
 }).openapi("ConsentAnswer");
