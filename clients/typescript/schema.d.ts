@@ -1065,7 +1065,10 @@ export interface components {
         };
         ConsentResponseRequest: {
             approved: boolean;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description `requires_consent.consent_request_id` of a query or chat answer.
+             */
             consent_request_id: string;
         };
         ContextMessage: {
@@ -2510,6 +2513,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "nightly report script",
+                 *       "scopes": [
+                 *         "query",
+                 *         "usage:read"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyRequest"];
             };
         };
@@ -3155,6 +3167,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "grace_seconds": 300
+                 *     }
+                 */
                 "application/json": components["schemas"]["RollApiKeyRequest"];
             };
         };
@@ -3452,6 +3469,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "tidal-marble-compass-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginRequest"];
             };
         };
@@ -3699,6 +3722,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "all_sessions": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["LogoutRequest"];
             };
         };
@@ -4049,6 +4077,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "current_password": "tidal-marble-compass-42",
+                 *       "new_password": "quiet-harbor-lantern-77"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChangePasswordRequest"];
             };
         };
@@ -4271,6 +4305,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "paste the refresh_token of a login, register or refresh answer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshRequest"];
             };
         };
@@ -4495,6 +4534,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "tidal-marble-compass-42",
+                 *       "display_name": "Ada"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RegisterRequest"];
             };
         };
@@ -5221,6 +5267,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "consent_request_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                 *       "approved": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ConsentResponseRequest"];
             };
         };
@@ -6064,6 +6116,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "message": "Hello! What can you do?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatMessageRequest"];
             };
         };
@@ -6686,6 +6743,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Support assistant",
+                 *       "description": "Answers questions about our product.",
+                 *       "system_prompt": "You are a concise, friendly support assistant.",
+                 *       "temperature": 0.7,
+                 *       "context_fields": [
+                 *         "display_name",
+                 *         "company"
+                 *       ],
+                 *       "require_consent": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateChatbotRequest"];
             };
         };
@@ -7308,6 +7378,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Answers questions about our product, briefly.",
+                 *       "temperature": 0.3
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateChatbotRequest"];
             };
         };
@@ -7557,6 +7633,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "message": "How do I reset my password?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatbotQueryRequest"];
             };
         };
@@ -8330,6 +8411,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "prompt": "What is a capability-based security model?",
+                 *       "mode": "speed"
+                 *     }
+                 */
                 "application/json": components["schemas"]["QueryRequest"];
             };
         };
@@ -9361,6 +9448,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "Ada",
+                 *       "last_name": "Lovelace",
+                 *       "company": "Analytical Engines"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateUserRequest"];
             };
         };
@@ -9815,6 +9909,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "profile": {
+                 *         "favourite_language": "TypeScript",
+                 *         "timezone": "Europe/London"
+                 *       },
+                 *       "preferences": {
+                 *         "tone": "brief",
+                 *         "language": "en"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserDetailsRequest"];
             };
         };

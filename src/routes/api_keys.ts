@@ -88,7 +88,12 @@ const createApiKey = createRoute({
   summary: "Create an API key (the secret is shown once)",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { body: jsonBody(CreateApiKeyBody) },
+  request: {
+    body: jsonBody(CreateApiKeyBody, {
+      name: "nightly report script",
+      scopes: ["query", "usage:read"],
+    }),
+  },
   responses: {
     201: jsonResponse(CreatedApiKeySchema, "Created.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
@@ -150,7 +155,10 @@ const rollApiKeyRoute = createRoute({
   description: "The old secret stays valid for `grace_seconds` (default 0, max 86400).",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { params: KeyParams, body: { ...jsonBody(RollBody), required: false } },
+  request: {
+    params: KeyParams,
+    body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
+  },
   responses: {
     200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),

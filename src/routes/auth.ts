@@ -132,7 +132,13 @@ const register = createRoute({
   tags: ["auth"],
   summary: "Create an account and start a session",
   security: publicAccess,
-  request: { body: jsonBody(RegisterBody) },
+  request: {
+    body: jsonBody(RegisterBody, {
+      email: "ada@example.com",
+      password: "tidal-marble-compass-42",
+      display_name: "Ada",
+    }),
+  },
   responses: {
     201: jsonResponse(RegisterResponse, "Registered; a session was started.", limited),
     ...errorResponses([...publicErrors, 409, 413, 415], limited),
@@ -147,7 +153,9 @@ const login = createRoute({
   summary: "Log in with email and password",
   description: "Unknown email and wrong password give the same 401 body and similar timing.",
   security: publicAccess,
-  request: { body: jsonBody(LoginBody) },
+  request: {
+    body: jsonBody(LoginBody, { email: "ada@example.com", password: "tidal-marble-compass-42" }),
+  },
   responses: {
     200: jsonResponse(LoginResponse, "A new session's token pair and the user.", limited),
     ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
@@ -163,7 +171,11 @@ const refreshToken = createRoute({
   description:
     "Single use. Presenting the immediate parent of the active token within the grace window returns the active pair; any other reuse revokes the session.",
   security: publicAccess,
-  request: { body: jsonBody(RefreshBody) },
+  request: {
+    body: jsonBody(RefreshBody, {
+      refresh_token: "paste the refresh_token of a login, register or refresh answer",
+    }),
+  },
   responses: {
     200: jsonResponse(TokenPairSchema, "The next token pair.", limited),
     ...errorResponses([...publicErrors, 401, 413, 415], limited),
@@ -178,7 +190,7 @@ const logout = createRoute({
   summary: "End this session (or all sessions)",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { body: { ...jsonBody(LogoutBody), required: false } },
+  request: { body: { ...jsonBody(LogoutBody, { all_sessions: false }), required: false } },
   responses: {
     204: noContentResponse("Logged out.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
@@ -193,7 +205,12 @@ const changePassword = createRoute({
   summary: "Change the password (ends every session)",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { body: jsonBody(ChangePasswordBody) },
+  request: {
+    body: jsonBody(ChangePasswordBody, {
+      current_password: "tidal-marble-compass-42",
+      new_password: "quiet-harbor-lantern-77",
+    }),
+  },
   responses: {
     204: noContentResponse("Changed; every session was revoked.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),

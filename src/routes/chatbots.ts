@@ -80,7 +80,16 @@ const createChatbotRoute = createRoute({
   description: "Owned by the caller. Unknown fields are ignored; a chatbot-bound key gets 403.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: { body: jsonBody(CreateChatbotBody) },
+  request: {
+    body: jsonBody(CreateChatbotBody, {
+      name: "Support assistant",
+      description: "Answers questions about our product.",
+      system_prompt: "You are a concise, friendly support assistant.",
+      temperature: 0.7,
+      context_fields: ["display_name", "company"],
+      require_consent: false,
+    }),
+  },
   responses: {
     201: jsonResponse(ChatbotSchema, "Created.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
@@ -128,7 +137,13 @@ const updateChatbotRoute = createRoute({
   description: "Owner or admin. Only the given fields change; null clears optional ones.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: { params: ChatbotParams, body: jsonBody(UpdateChatbotBody) },
+  request: {
+    params: ChatbotParams,
+    body: jsonBody(UpdateChatbotBody, {
+      description: "Answers questions about our product, briefly.",
+      temperature: 0.3,
+    }),
+  },
   responses: {
     200: jsonResponse(ChatbotSchema, "The updated chatbot.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),

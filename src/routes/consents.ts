@@ -11,7 +11,9 @@ import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
-  consent_request_id: z.uuid().max(36),
+  consent_request_id: z.uuid().max(36).openapi({
+    description: "`requires_consent.consent_request_id` of a query or chat answer.",
+  }),
   approved: z.boolean(),
 }).openapi("ConsentResponseRequest");
 
@@ -48,7 +50,12 @@ const respondToConsent = createRoute({
     "A request already answered is 409.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
-  request: { body: jsonBody(RespondBody) },
+  request: {
+    body: jsonBody(RespondBody, {
+      consent_request_id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+      approved: true,
+    }),
+  },
   responses: {
     200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", limited),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),

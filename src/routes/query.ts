@@ -105,7 +105,12 @@ const queryRoute = createRoute({
     "model fails the answer is 503. " + STREAMING_DESCRIPTION,
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["query"] })] as const,
-  request: { body: jsonBody(QueryBody) },
+  request: {
+    body: jsonBody(QueryBody, {
+      prompt: "What is a capability-based security model?",
+      mode: "speed",
+    }),
+  },
   responses: {
     200: jsonOrEventStream(QueryResponse, "The answers."),
     ...errorResponses([...llmErrors], limited),
@@ -125,7 +130,7 @@ const queryChatbotRoute = createRoute({
   middleware: [requireAuth({ scopes: ["query"] })] as const,
   request: {
     params: z.object({ chatbot_id: uuid("chatbot_id") }),
-    body: jsonBody(ChatbotQueryBody),
+    body: jsonBody(ChatbotQueryBody, { message: "How do I reset my password?" }),
   },
   responses: {
     200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer."),

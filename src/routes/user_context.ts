@@ -63,7 +63,13 @@ const putUserDetails = createRoute({
     "a body over the request limit 413.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
-  request: { params: UserParams, body: jsonBody(UserDetailsBody) },
+  request: {
+    params: UserParams,
+    body: jsonBody(UserDetailsBody, {
+      profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
+      preferences: { tone: "brief", language: "en" },
+    }),
+  },
   responses: {
     200: jsonResponse(UserDetailsSchema, "The stored details.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
