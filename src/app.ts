@@ -53,6 +53,11 @@ function validationHook(
 
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  // RFC 6750: every 401 names the scheme; `invalid_token` when one was presented.
+  if (error.status === 401 && !error.headers?.["WWW-Authenticate"]) {
+    const presented = c.req.header("authorization") || c.req.header("x-api-key");
+    c.header("WWW-Authenticate", presented ? 'Bearer error="invalid_token"' : "Bearer");
+  }
   return c.json(
     errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
     error.status,

@@ -81,6 +81,8 @@ export const envSchema = z.object({
   ECHO_MODELS: bool.optional(),
   LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
+  MAX_CONCURRENT_QUERIES_PER_USER: int(1, 1000).default(8),
+  MAX_API_KEYS_PER_USER: int(1, 100_000).default(100),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),

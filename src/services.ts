@@ -4,6 +4,7 @@ import { migrate } from "./db/migrate.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { createTokenService, type TokenService } from "./auth/jwt.ts";
 import { resolveJwtSettings } from "./auth/jwt_settings.ts";
+import { LoginGuard } from "./auth/login_guard.ts";
 import { SessionService } from "./auth/session_service.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LlmRouter, ModelRegistry } from "./llm/mod.ts";
@@ -23,6 +24,8 @@ export interface Services {
   authenticator: Authenticator;
   sessions: SessionService;
   limits: RateLimitPolicies;
+  /** Password checks under the failed-login budget (its `onAccountLocked` is the lock hook). */
+  loginGuard: LoginGuard;
   /** Prometheus metrics of this process, served at /metrics. */
   metrics: GatehouseMetrics;
   models: ModelRegistry;
@@ -88,6 +91,7 @@ export async function createServices(
       authenticator,
       sessions,
       limits,
+      loginGuard: new LoginGuard(limits, log),
       models,
       llm: new LlmRouter(models),
       metrics: new GatehouseMetrics(),

@@ -75,22 +75,25 @@ Deno.test("persist: titles are the first message on one line, shortened", () => 
   assert.equal(titleFrom("   "), "Untitled");
 });
 
-Deno.test("stream limiter: per principal, released once", () => {
+Deno.test("stream limiter: per user across sessions and keys, released once", () => {
   const limiter = new StreamLimiter(2);
   const user: Principal = { type: "user", userId: "u1", role: "user", tier: "free", scopes: [] };
   const key: Principal = { ...user, type: "api_key", apiKeyId: "k1" };
   const a = limiter.acquire(user);
-  limiter.acquire(user);
-  assert.throws(() => limiter.acquire(user), (error) => {
-    assert.ok(error instanceof ApiError);
-    assert.equal(error.status, 429);
-    assert.equal(error.headers?.["Retry-After"], "1");
-    return true;
-  });
-  limiter.acquire(key); // a key counts apart from its owner's sessions
+  limiter.acquire(key);
+  for (const caller of [user, key]) {
+    assert.throws(() => limiter.acquire(caller), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.status, 429);
+      assert.equal(error.headers?.["Retry-After"], "1");
+      assert.equal(error.detail?.scope, "user");
+      return true;
+    });
+  }
+  limiter.acquire({ ...user, userId: "u2" }); // another user is unaffected
   a();
   a();
   assert.equal(limiter.openFor(user), 1);
   limiter.acquire(user);
-  assert.equal(limiter.openFor(user), 2);
+  assert.equal(limiter.openFor(key), 2);
 });

@@ -153,13 +153,20 @@ Deno.test("chatbots: admins, scopes and chatbot-bound keys", async (t) => {
     });
 
     await t.step("a chatbot-bound key reaches only its chatbot", async () => {
-      const bound = await createKey(h, owner, { name: "b", chatbot_id: mine.id });
+      const bound = await createKey(h, owner, {
+        name: "b",
+        chatbot_id: mine.id,
+        scopes: ["query", "chatbots:read"],
+      });
       assert.equal((await call(h, "GET", `/v1/chatbots/${mine.id}`, bound.key)).status, 200);
       for (const id of [sibling.id, theirs.id]) {
         assert.equal((await call(h, "GET", `/v1/chatbots/${id}`, bound.key)).status, 404);
+      }
+      // A bound key never holds chatbots:write: not even its own chatbot changes.
+      for (const id of [mine.id, sibling.id, theirs.id]) {
         const patch = await call(h, "PATCH", `/v1/chatbots/${id}`, bound.key, { name: "x" });
-        assert.equal(patch.status, 404);
-        assert.equal((await call(h, "DELETE", `/v1/chatbots/${id}`, bound.key)).status, 404);
+        assert.equal(patch.status, 403);
+        assert.equal((await call(h, "DELETE", `/v1/chatbots/${id}`, bound.key)).status, 403);
       }
       const list = await call(h, "GET", "/v1/chatbots", bound.key);
       assert.deepEqual(list.body.items.map((b: { id: string }) => b.id), [mine.id]);

@@ -193,11 +193,7 @@ Deno.test("consent: chatbot-bound keys", async (t) => {
       require_consent: true,
     });
     const otherBot = await createChatbot(h, ada, { name: "Other", context_fields: ["first_name"] });
-    const key = await createKey(h, ada, {
-      name: "bot key",
-      chatbot_id: bot.id,
-      scopes: ["profile:read", "chat"],
-    });
+    const key = await createKey(h, ada, { name: "bot key", chatbot_id: bot.id, scopes: ["chat"] });
 
     await t.step("the key's context is always its chatbot's", async () => {
       const res = await context(h, key.key, ada.id);
@@ -213,17 +209,18 @@ Deno.test("consent: chatbot-bound keys", async (t) => {
       assert.equal(res.status, 404);
     });
 
-    await t.step("the key answers only its chatbot's consent requests", async () => {
-      const [foreign] = await h.services.sql<{ id: string }[]>`
+    await t.step("consent decisions need the user's JWT, never the key", async () => {
+      await h.services.sql`
         insert into consent_requests (user_id, chatbot_id, fields, purpose)
-        values (${ada.id}, ${otherBot.id}, ${["first_name"]}, 'test') returning id`;
-      const denied = await call(h, "POST", "/v1/chat/consent", key.key, {
-        consent_request_id: foreign!.id,
+        values (${ada.id}, ${otherBot.id}, ${["first_name"]}, 'test')`;
+      const pending = (await context(h, key.key, ada.id)).body.requires_consent;
+      const byKey = await call(h, "POST", "/v1/chat/consent", key.key, {
+        consent_request_id: pending.consent_request_id,
         approved: true,
       });
-      assert.equal(denied.status, 404);
-      const pending = (await context(h, key.key, ada.id)).body.requires_consent;
-      const ok = await call(h, "POST", "/v1/chat/consent", key.key, {
+      assert.equal(byKey.status, 403);
+      assert.deepEqual((await context(h, key.key, ada.id)).body.user_profile, {});
+      const ok = await call(h, "POST", "/v1/chat/consent", ada, {
         consent_request_id: pending.consent_request_id,
         approved: true,
       });

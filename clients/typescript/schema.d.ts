@@ -126,10 +126,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (never the secrets) */
+        /**
+         * List API keys (never the secrets)
+         * @description A chatbot-bound key may not list keys (403).
+         */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is shown once) */
+        /**
+         * Create an API key (the secret is shown once)
+         * @description A key may create only keys it could itself hold: scopes within its own, its own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at most `MAX_API_KEYS_PER_USER` live keys (409 beyond).
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -144,13 +150,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one API key (never the secret) */
+        /**
+         * Get one API key (never the secret)
+         * @description A chatbot-bound key may not read keys (403).
+         */
         get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
          * Revoke an API key
-         * @description Takes effect on every instance within 5 seconds.
+         * @description Takes effect on every instance within 5 seconds. A key may revoke only keys it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -169,7 +178,7 @@ export interface paths {
         put?: never;
         /**
          * Replace an API key's secret
-         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400).
+         * @description The old secret stays valid for `grace_seconds` (default 0, max 86400). A key may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of the user's keys.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -242,7 +251,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's user */
+        /**
+         * The caller's user
+         * @description A chatbot-bound key may not read the account (403).
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -368,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Approve or deny a chatbot's request to use profile fields
-         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409.
+         * @description Approval stores a grant: later contexts of that chatbot include the fields. A request already answered is 409. A consent decision needs the user's access token (JWT): never an API key (403).
          */
         post: operations["respondToConsent"];
         delete?: never;
@@ -432,7 +444,7 @@ export interface paths {
         put?: never;
         /**
          * Send a chat message and get the reply
-         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description The reply comes from the best-ranked model that answers (falling back down the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and `results` are always empty. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["sendChatMessage"];
         delete?: never;
@@ -530,7 +542,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a chatbot
-         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description Uses the chatbot's system prompt, models and temperature, and the user context its `context_fields` and the user's consent allow; fields awaiting consent are left out and `requires_consent` says which. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["queryChatbot"];
         delete?: never;
@@ -610,7 +622,7 @@ export interface paths {
         put?: never;
         /**
          * Ask one or several models
-         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per caller are capped (MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).
+         * @description One failing model never fails the request while another answered; when every model fails the answer is 503. With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent Events; a client that disconnects cancels the upstream calls and what was generated is stored with status `incomplete`. Concurrent streams per user (sessions and keys together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers (MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` `concurrent_streams` or `concurrent_queries`.
          */
         post: operations["query"];
         delete?: never;
@@ -675,7 +687,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user and everything they own (yourself, or anyone as an admin)
-         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised.
+         * @description Sessions, keys, chatbots, conversations, consents and details go in one transaction; audit events stay, anonymised. Needs an access token (JWT): never an API key (403).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -696,7 +708,7 @@ export interface paths {
         };
         /**
          * The LLM-ready context of a user
-         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer.
+         * @description With `chatbot_id`, fields the chatbot needs consent for are left out and `requires_consent` names the consent request to answer. A chatbot-bound key (with `query` or `chat`) gets only what its chatbot may see, and only that chatbot's conversations.
          */
         get: operations["getUserContext"];
         put?: never;
@@ -1172,9 +1184,15 @@ export interface components {
             updated_at: string;
         };
         CreateApiKeyRequest: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
+             */
             chatbot_id?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description A key that expires may create only keys that expire no later.
+             */
             expires_at?: string;
             /** @example CI pipeline */
             name: string;
@@ -1190,6 +1208,7 @@ export interface components {
              * @example 120
              */
             rate_limit_per_minute?: number;
+            /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
             scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
             /**
              * @description Admin only.
@@ -2087,6 +2106,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2238,6 +2259,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2394,6 +2417,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2581,6 +2606,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -2620,6 +2647,29 @@ export interface operations {
             };
             /** @description Not found, or not yours. */
             404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;
@@ -2826,6 +2876,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3023,6 +3075,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3231,6 +3285,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3534,6 +3590,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3784,6 +3842,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -3981,6 +4041,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4140,6 +4202,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4369,6 +4433,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4823,6 +4889,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -4997,6 +5065,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5171,6 +5241,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5332,6 +5404,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5601,6 +5675,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5777,6 +5853,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -5974,6 +6052,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6181,6 +6261,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6424,6 +6506,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6624,6 +6708,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -6815,6 +6901,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7037,6 +7125,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7234,6 +7324,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7443,6 +7535,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7698,6 +7792,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -7967,6 +8063,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8141,6 +8239,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8315,6 +8415,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8477,6 +8579,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8752,6 +8856,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -8931,6 +9037,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9107,6 +9215,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9304,6 +9414,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9514,6 +9626,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9765,6 +9879,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */
@@ -9980,6 +10096,8 @@ export interface operations {
                     RateLimit?: string;
                     /** @description IETF draft policies. */
                     "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
                     /** @description Requests allowed in the most constrained window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in that window. */

@@ -6,7 +6,8 @@ import { ApiError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { hashApiKey, looksLikeApiKey } from "./api_key_format.ts";
 import { type AccessClaims, InvalidTokenError, type TokenService } from "./jwt.ts";
-import { type Principal, type Role, type Scope, scopesOfRole } from "./principal.ts";
+import { effectiveKeyScopes } from "./access_policy.ts";
+import { type Principal, type Role, scopesOfRole } from "./principal.ts";
 import { TouchBuffer } from "./touch_buffer.ts";
 import { TtlCache } from "./ttl_cache.ts";
 import { touchApiKeys } from "../db/api_keys.ts";
@@ -94,16 +95,17 @@ export class Authenticator {
     }
     if (row.owner_disabled) throw new ApiError("forbidden", "This account is disabled.");
     this.#keyTouches.touch(row.id);
-    // A key never carries a scope beyond its owner's current role.
-    const allowed = new Set<Scope>(scopesOfRole(row.owner_role));
     return {
       type: "api_key",
       userId: row.user_id,
       email: row.owner_email,
       role: row.owner_role,
       tier: row.tier ?? row.owner_tier,
-      scopes: row.scopes.filter((s) => allowed.has(s)),
+      // Never beyond the owner's current role, nor a bound key's confinement.
+      scopes: effectiveKeyScopes(row.scopes, row.owner_role, row.chatbot_id),
       apiKeyId: row.id,
+      ...(row.tier ? { ownBudget: true } : {}),
+      ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
       ...(row.chatbot_id ? { chatbotId: row.chatbot_id } : {}),
       ...(row.rate_limit_per_minute ? { rateLimitPerMinute: row.rate_limit_per_minute } : {}),
       ...(row.rate_limit_per_day ? { rateLimitPerDay: row.rate_limit_per_day } : {}),
@@ -140,6 +142,11 @@ export class Authenticator {
       session.last_used_at.getTime() + idleLimit <= now
     ) {
       throw new ApiError("unauthorized", "This session has ended; log in again.");
+    }
+    // A token naming another user than its session's is forged or mis-issued.
+    if (session.user_id !== claims.sub) {
+      this.log.warn("access token subject does not match its session", { session_id: claims.sid });
+      throw new ApiError("unauthorized", "Invalid or expired access token.");
     }
     if (session.disabled) throw new ApiError("forbidden", "This account is disabled.");
     this.#sessionTouches.touch(claims.sid);

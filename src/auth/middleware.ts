@@ -12,6 +12,12 @@ export interface AuthRequirement {
   jwtOnly?: boolean;
   /** Role gate: lower roles get 403 on every method. */
   minRole?: Role;
+  /**
+   * Chatbot-bound keys: `"refuse"` keeps them out (403); a list of scopes lets
+   * them in with any one of those instead of `scopes` (the handler confines
+   * them to their chatbot). Unset: the same rules as for any key.
+   */
+  boundKeys?: "refuse" | readonly Scope[];
 }
 
 /** Authenticates the caller and enforces scopes and role before the handler runs. */
@@ -51,6 +57,19 @@ export function authorize(principal: Principal, requirement: AuthRequirement): v
   }
   if (requirement.minRole && !roleAtLeast(principal.role, requirement.minRole)) {
     throw new ApiError("forbidden", `This operation needs the ${requirement.minRole} role.`);
+  }
+  if (principal.chatbotId && requirement.boundKeys) {
+    if (requirement.boundKeys === "refuse") {
+      throw new ApiError("forbidden", "A chatbot-bound key cannot use this operation.");
+    }
+    if (!requirement.boundKeys.some((s) => principal.scopes.includes(s))) {
+      throw new ApiError(
+        "forbidden",
+        `Missing scope: one of ${requirement.boundKeys.join(", ")}.`,
+        { missing_scopes: [...requirement.boundKeys] },
+      );
+    }
+    return;
   }
   const missing = (requirement.scopes ?? []).filter((s) => !principal.scopes.includes(s));
   if (missing.length > 0) {

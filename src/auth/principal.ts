@@ -41,9 +41,16 @@ export interface Principal {
   sessionId?: string;
   apiKeyId?: string;
   chatbotId?: string;
-  /** Per-key limit overrides (admin-set). */
+  /** Per-key limit overrides (admin-set): they only narrow the budget the key counts against. */
   rateLimitPerMinute?: number;
   rateLimitPerDay?: number;
+  /**
+   * An admin gave the key a tier of its own: it counts against that tier's
+   * windows under its own id instead of its owner's shared budget.
+   */
+  ownBudget?: boolean;
+  /** The key's expiry, when it has one (keys it manages may not outlive it). */
+  expiresAt?: Date;
 }
 
 export function hasScope(principal: Principal, scope: Scope): boolean {

@@ -24,13 +24,18 @@ export async function respondWithTurn(
 ): Promise<Response> {
   const services = c.get("services");
   const principal = c.get("principal");
-  if (!input.stream && !acceptsEventStream(c)) {
-    // Shutdown lets in-flight requests finish; only the client leaving cancels.
-    const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
-    const record = await turn.run();
-    return c.json(body(turn, record) as Record<string, unknown>, 200);
-  }
   const runtime = chatRuntime(services);
+  if (!input.stream && !acceptsEventStream(c)) {
+    const release = runtime.queries.acquire(principal);
+    try {
+      // Shutdown lets in-flight requests finish; only the client leaving cancels.
+      const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
+      const record = await turn.run();
+      return c.json(body(turn, record) as Record<string, unknown>, 200);
+    } finally {
+      release();
+    }
+  }
   const release = runtime.streams.acquire(principal);
   try {
     const shutdown = services.lifecycle.shutdownSignal;

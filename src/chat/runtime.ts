@@ -1,5 +1,5 @@
 import type { Services } from "../services.ts";
-import { StreamLimiter } from "./stream_limiter.ts";
+import { ConcurrencyLimiter, StreamLimiter } from "./stream_limiter.ts";
 
 /** Default pause between SSE keep-alive comments when nothing else is sent. */
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
@@ -7,6 +7,8 @@ export const DEFAULT_KEEP_ALIVE_MS = 15_000;
 /** Long-lived state of the chat area for one set of services (one app). */
 export interface ChatRuntime {
   streams: StreamLimiter;
+  /** Non-streaming model calls in flight, per user. */
+  queries: ConcurrencyLimiter;
   /** Silence after which an SSE stream sends `: keep-alive` (tests shorten it). */
   keepAliveMs: number;
 }
@@ -19,6 +21,11 @@ export function chatRuntime(services: Services): ChatRuntime {
   if (!runtime) {
     runtime = {
       streams: new StreamLimiter(services.config.MAX_STREAMS_PER_PRINCIPAL),
+      queries: new ConcurrencyLimiter(
+        services.config.MAX_CONCURRENT_QUERIES_PER_USER,
+        "concurrent_queries",
+        "queries",
+      ),
       keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
     };
     runtimes.set(services, runtime);

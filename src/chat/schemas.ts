@@ -87,5 +87,7 @@ export function jsonOrEventStream<T extends z.ZodType>(schema: T, description: s
 export const STREAMING_DESCRIPTION =
   "With `stream: true` (or `Accept: text/event-stream`) the answer comes as Server-Sent " +
   "Events; a client that disconnects cancels the upstream calls and what was generated is " +
-  "stored with status `incomplete`. Concurrent streams per caller are capped " +
-  "(MAX_STREAMS_PER_PRINCIPAL, 429 `rate_limited` beyond).";
+  "stored with status `incomplete`. Concurrent streams per user (sessions and keys " +
+  "together) are capped (MAX_STREAMS_PER_PRINCIPAL), and so are non-streaming answers " +
+  "(MAX_CONCURRENT_QUERIES_PER_USER): 429 `rate_limited` beyond, with `detail.policy` " +
+  "`concurrent_streams` or `concurrent_queries`.";

@@ -5,28 +5,37 @@ import { ApiError } from "../errors.ts";
 export type ReleaseStream = () => void;
 
 /**
- * Caps concurrent streams (SSE responses, WebSocket answers) per principal, so
- * one caller cannot hold every upstream connection. Counted per process: a
- * stream lives on one instance, and the per-minute rate limit already bounds
+ * Caps concurrent model work per user (all their sessions and keys together),
+ * so one caller cannot hold every upstream connection. Counted per process: a
+ * request lives on one instance, and the per-minute rate limit already bounds
  * how fast new ones can be opened anywhere.
  */
-export class StreamLimiter {
+export class ConcurrencyLimiter {
   readonly #open = new Map<string, number>();
 
-  constructor(readonly maxPerPrincipal: number) {}
+  /**
+   * `policy` names the limit in a 429's detail (`concurrent_streams`,
+   * `concurrent_queries`); `what` in its message ("streams", "queries").
+   */
+  constructor(
+    readonly maxPerUser: number,
+    private readonly policy = "concurrent_streams",
+    private readonly what = "streams",
+  ) {}
 
   /** Takes a slot or throws 429 `rate_limited` (with Retry-After) when all are taken. */
   acquire(principal: Principal): ReleaseStream {
-    const key = streamKey(principal);
+    const key = principal.userId;
     const open = this.#open.get(key) ?? 0;
-    if (open >= this.maxPerPrincipal) {
+    if (open >= this.maxPerUser) {
       throw new ApiError(
         "rate_limited",
-        `At most ${this.maxPerPrincipal} concurrent streams per caller; wait for one to finish.`,
+        `At most ${this.maxPerUser} concurrent ${this.what} per user (sessions and API keys ` +
+          "together); wait for one to finish.",
         {
-          policy: "concurrent_streams",
-          scope: principal.type === "api_key" ? "api_key" : "user",
-          limit: this.maxPerPrincipal,
+          policy: this.policy,
+          scope: "user",
+          limit: this.maxPerUser,
           remaining: 0,
           reset: Math.ceil(Date.now() / 1000) + 1,
         },
@@ -45,11 +54,13 @@ export class StreamLimiter {
   }
 
   openFor(principal: Principal): number {
-    return this.#open.get(streamKey(principal)) ?? 0;
+    return this.#open.get(principal.userId) ?? 0;
   }
 }
 
-/** The same identity the rate limits use: the API key, else the user. */
-function streamKey(principal: Principal): string {
-  return principal.apiKeyId ? `key:${principal.apiKeyId}` : `user:${principal.userId}`;
+/** Concurrent streams (SSE answers, WebSocket answers) per user. */
+export class StreamLimiter extends ConcurrencyLimiter {
+  constructor(maxPerUser: number) {
+    super(maxPerUser, "concurrent_streams", "streams");
+  }
 }

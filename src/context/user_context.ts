@@ -109,7 +109,11 @@ export async function buildUserContext(
   const maxMessages = clampMessages(input.maxMessages);
   const user = await findUserById(sql, userId);
   if (!user) throw new ApiError("not_found", "No such user.");
-  if (input.conversationId && !(await conversationOwnedBy(sql, input.conversationId, userId))) {
+  // A bound key reads only its chatbot's conversations (others look missing).
+  if (
+    input.conversationId &&
+    !(await conversationOwnedBy(sql, input.conversationId, userId, principal?.chatbotId ?? null))
+  ) {
     throw new ApiError("not_found", "No such conversation.");
   }
   const [details, session, history, consents] = await Promise.all([

@@ -81,6 +81,15 @@ export async function listApiKeys(
   return { items: [...items], total: count?.total ?? 0 };
 }
 
+/** Keys of the user that still work: neither revoked nor expired. */
+export async function countLiveApiKeys(sql: Db, userId: string): Promise<number> {
+  const [row] = await sql<{ live: number }[]>`
+    select count(*)::int as live from api_keys
+    where user_id = ${userId} and revoked_at is null
+      and (expires_at is null or expires_at > now())`;
+  return row?.live ?? 0;
+}
+
 /** Owner-scoped read: another user's key is indistinguishable from a missing one. */
 export async function findApiKey(
   sql: Db,

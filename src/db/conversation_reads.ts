@@ -14,14 +14,19 @@ export interface HistoryMessageRow {
   created_at: Date;
 }
 
-/** Whether the conversation exists and is the user's (others' look missing). */
+/**
+ * Whether the conversation exists and is the user's (others' look missing);
+ * with `chatbotId`, also that it belongs to that chatbot.
+ */
 export async function conversationOwnedBy(
   sql: Db,
   conversationId: string,
   userId: string,
+  chatbotId: string | null = null,
 ): Promise<boolean> {
   const rows = await sql`
-    select 1 from conversations where id = ${conversationId} and user_id = ${userId}`;
+    select 1 from conversations where id = ${conversationId} and user_id = ${userId}
+      and (${chatbotId}::uuid is null or chatbot_id = ${chatbotId}::uuid)`;
   return rows.length > 0;
 }
 

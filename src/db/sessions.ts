@@ -140,6 +140,7 @@ export async function revokeAllSessions(sql: Db, userId: string, reason: string)
 
 /** What the auth middleware needs to accept an access token's session. */
 export interface SessionStatus {
+  user_id: string;
   revoked: boolean;
   expires_at: Date;
   last_used_at: Date;
@@ -151,7 +152,7 @@ export interface SessionStatus {
 
 export async function getSessionStatus(sql: Db, sessionId: string): Promise<SessionStatus | null> {
   const [row] = await sql<SessionStatus[]>`
-    select s.revoked_at is not null as revoked, s.expires_at, s.last_used_at,
+    select s.user_id, s.revoked_at is not null as revoked, s.expires_at, s.last_used_at,
            u.disabled, u.role, u.tier, u.email
     from sessions s join users u on u.id = s.user_id
     where s.id = ${sessionId}`;

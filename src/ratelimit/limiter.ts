@@ -133,6 +133,16 @@ class UpstashRatelimitStore implements RateLimiterStore {
     }
   }
 
+  async refund(policy: string, window: LimitWindow, identifier: string): Promise<void> {
+    const limiter = this.#limiterFor(policy, window);
+    // A negative rate is the library's refund: it skips the limit check and decrements.
+    const response = await withDeadline(
+      limiter.limit(identifier, { rate: -1 }),
+      this.#settings.timeoutMs,
+    );
+    this.#track(response.pending);
+  }
+
   async health(): Promise<BackendHealth> {
     const started = performance.now();
     try {

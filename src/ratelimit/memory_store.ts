@@ -87,6 +87,20 @@ export class MemoryRateLimiterStore implements RateLimiterStore {
     });
   }
 
+  refund(policy: string, window: LimitWindow, identifier: string): Promise<void> {
+    assertValidWindow(window);
+    const counter = this.#counters.get(`${policy}\u0000${window.windowSeconds}\u0000${identifier}`);
+    const index = Math.floor(this.#now() / (window.windowSeconds * 1000));
+    if (counter && counter.window === index) {
+      // The token was taken in this window, or just before it rolled over.
+      if (counter.current > 0) counter.current -= 1;
+      else if (counter.previous > 0) counter.previous -= 1;
+    } else if (counter && counter.window === index - 1 && counter.current > 0) {
+      counter.current -= 1;
+    }
+    return Promise.resolve();
+  }
+
   health(): Promise<BackendHealth> {
     return Promise.resolve({ status: "up", latency_ms: 0, backend: "memory" });
   }

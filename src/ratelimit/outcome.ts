@@ -43,6 +43,11 @@ export interface RateLimiterStore {
    * refuse a login before checking a password once failures ran out.
    */
   peek(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome>;
+  /**
+   * Gives back one token taken by `limit` (a login that turned out right gives
+   * back its failure slot). Best effort: a backend that cannot answer throws.
+   */
+  refund(policy: string, window: LimitWindow, identifier: string): Promise<void>;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

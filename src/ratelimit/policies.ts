@@ -21,6 +21,13 @@ export interface Decision {
   scope: string;
 }
 
+/** One budget a call counts against: a set of windows under one identifier. */
+export interface Budget {
+  scope: "user" | "api_key";
+  identifier: string;
+  windows: LimitWindow[];
+}
+
 const LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60;
 const FAIL_OPEN_WARNING_INTERVAL_MS = 60_000;
 
@@ -38,22 +45,67 @@ export class RateLimitPolicies {
     private readonly log: Logger,
   ) {}
 
-  /** Minute and day windows of the caller: per-key overrides, else the tier. */
-  windowsOf(principal: Principal): LimitWindow[] {
-    const tier = this.tiers[principal.tier] ?? this.tiers.free ??
-      { per_minute: 60, per_day: 1000 };
-    return windowsFor({
-      per_minute: principal.rateLimitPerMinute ?? tier.per_minute,
-      per_day: principal.rateLimitPerDay ?? tier.per_day,
-    });
+  /** The minute and day windows of a tier (unknown tiers count as free). */
+  tierWindows(tier: string): LimitWindow[] {
+    const limits = this.tiers[tier] ?? this.tiers.free ?? { per_minute: 60, per_day: 1000 };
+    return windowsFor(limits);
   }
 
+  /**
+   * The budgets a call counts against. A user's sessions and keys share one
+   * budget (the user's tier, keyed by user id), so minting keys never adds
+   * quota. Only a key an admin gave its own tier counts apart, under its own
+   * id. A key's per-minute/per-day overrides only narrow: they add a window of
+   * the key's own, never above the budget it uses.
+   */
+  budgetsOf(principal: Principal): Budget[] {
+    const tierWindows = this.tierWindows(principal.tier);
+    const keyId = principal.type === "api_key" ? principal.apiKeyId : undefined;
+    const overrides: Record<string, number | undefined> = {
+      minute: principal.rateLimitPerMinute,
+      day: principal.rateLimitPerDay,
+    };
+    const narrowed = tierWindows.flatMap((w) => {
+      const override = overrides[w.name];
+      return override === undefined ? [] : [{ ...w, limit: Math.min(w.limit, override) }];
+    });
+    if (keyId && principal.ownBudget) {
+      const windows = tierWindows.map((w) => narrowed.find((n) => n.name === w.name) ?? w);
+      return [{ scope: "api_key", identifier: keyId, windows }];
+    }
+    const budgets: Budget[] = [{
+      scope: "user",
+      identifier: principal.userId,
+      windows: tierWindows,
+    }];
+    if (keyId && narrowed.length > 0) {
+      budgets.push({ scope: "api_key", identifier: keyId, windows: narrowed });
+    }
+    return budgets;
+  }
+
+  /** One request of `principal` against every budget it counts against. */
   async principal(principal: Principal): Promise<Decision> {
-    const scope = principal.type === "api_key" ? "api_key" : "user";
-    const identifier = principal.apiKeyId ?? principal.userId;
-    const result = await limitAll(this.store, scope, this.windowsOf(principal), identifier);
-    if (result.timedOut) this.#warnFailOpen(scope);
-    return { outcomes: result.outcomes, success: result.success, timedOut: result.timedOut, scope };
+    const budgets = this.budgetsOf(principal);
+    const results = await Promise.all(
+      budgets.map((b) => limitAll(this.store, b.scope, b.windows, b.identifier)),
+    );
+    // One outcome per window name (the tighter one), so the headers name each window once.
+    const byName = new Map<string, { outcome: LimitOutcome; scope: string }>();
+    results.forEach((result, i) => {
+      for (const outcome of result.outcomes) {
+        const seen = byName.get(outcome.window.name);
+        if (!seen || tighter(outcome, seen.outcome)) {
+          byName.set(outcome.window.name, { outcome, scope: budgets[i]!.scope });
+        }
+      }
+    });
+    const outcomes = [...byName.values()].map((v) => v.outcome);
+    const tightest = mostConstrained(outcomes);
+    const scope = [...byName.values()].find((v) => v.outcome === tightest)!.scope;
+    const timedOut = results.some((r) => r.timedOut);
+    if (timedOut) this.#warnFailOpen(scope);
+    return { outcomes, success: results.every((r) => r.success), timedOut, scope };
   }
 
   /** register + login + refresh together, per client IP. */
@@ -69,42 +121,39 @@ export class RateLimitPolicies {
   }
 
   /**
-   * Whether a login for `email` from `ip` may even be checked. Failures are
-   * counted per (account, IP) and per account; the account-wide budget does not
-   * apply from networks the owner has logged in from before, so a stranger
-   * cannot lock the owner out of their own network.
+   * Takes one failed-login slot for `email` from `ip` BEFORE the password is
+   * checked, so parallel guesses cannot all be checked while the budget is
+   * read: the store's take is atomic, and at most N passwords are ever checked
+   * per window per (account, IP) and per account. Give the slot back when the
+   * password was right. The account-wide budget does not apply from networks
+   * the owner has logged in from before, so a stranger cannot lock the owner
+   * out of their own network.
    */
-  async loginAllowed(email: string, ip: string, knownNetwork: boolean): Promise<Decision | null> {
+  async takeLoginSlot(email: string, ip: string, knownNetwork: boolean): Promise<LoginSlot> {
     const account = accountKey(email);
     const window = this.#failureWindow();
-    const [pair, accountWide] = await Promise.all([
-      this.store.peek("login-account-ip", window, `${account}:${ip}`),
-      this.store.peek("login-account", window, account),
-    ]);
-    for (
-      const [outcome, scope] of [[pair, "login-account-ip"], [
-        accountWide,
-        "login-account",
-      ]] as const
-    ) {
-      if (outcome.timedOut) return { outcomes: [outcome], success: true, timedOut: true, scope };
+    const pairId = `${account}:${ip}`;
+    const pair = await this.store.limit("login-account-ip", window, pairId);
+    if (pair.timedOut || !pair.success) {
+      return { kind: "refused", decision: loginDecision(pair, "login-account-ip") };
     }
-    if (!pair.success) {
-      return { outcomes: [pair], success: false, timedOut: false, scope: "login-account-ip" };
+    const giveBackPair = () => this.store.refund("login-account-ip", window, pairId);
+    const accountWide = await this.store.limit("login-account", window, account);
+    if (accountWide.timedOut || (!accountWide.success && !knownNetwork)) {
+      await giveBackPair().catch(() => {});
+      return { kind: "refused", decision: loginDecision(accountWide, "login-account") };
     }
-    if (!accountWide.success && !knownNetwork) {
-      return { outcomes: [accountWide], success: false, timedOut: false, scope: "login-account" };
-    }
-    return null;
-  }
-
-  async recordLoginFailure(email: string, ip: string): Promise<void> {
-    const account = accountKey(email);
-    const window = this.#failureWindow();
-    await Promise.all([
-      this.store.limit("login-account-ip", window, `${account}:${ip}`),
-      this.store.limit("login-account", window, account),
-    ]);
+    const tookAccount = accountWide.success;
+    return {
+      kind: "taken",
+      accountExhausted: tookAccount && accountWide.remaining === 0,
+      giveBack: async () => {
+        await Promise.all([
+          giveBackPair(),
+          tookAccount ? this.store.refund("login-account", window, account) : undefined,
+        ]);
+      },
+    };
   }
 
   #failureWindow(): LimitWindow {
@@ -124,6 +173,33 @@ export class RateLimitPolicies {
       backend: this.store.kind,
     });
   }
+}
+
+/** A failed-login slot: refused (429, or 503 when the backend could not answer) or taken. */
+export type LoginSlot =
+  | { kind: "refused"; decision: Decision }
+  | {
+    kind: "taken";
+    /** This attempt took the account-wide budget's last slot. */
+    accountExhausted: boolean;
+    /** The password was right: the attempt was no failure. */
+    giveBack(): Promise<void>;
+  };
+
+/**
+ * Whether `a` constrains more than `b` (same window name, two budgets): a
+ * denial beats an admission; then the later reset; then the narrower limit
+ * (a key's own override over the shared budget it narrows).
+ */
+function tighter(a: LimitOutcome, b: LimitOutcome): boolean {
+  if (a.success !== b.success) return !a.success;
+  if (a.success && a.remaining !== b.remaining) return a.remaining < b.remaining;
+  if (a.reset !== b.reset) return a.reset > b.reset;
+  return a.window.limit < b.window.limit;
+}
+
+function loginDecision(outcome: LimitOutcome, scope: string): Decision {
+  return { outcomes: [outcome], success: outcome.success, timedOut: outcome.timedOut, scope };
 }
 
 /** Emails never reach the limiter backend in clear text. */

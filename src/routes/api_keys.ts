@@ -1,6 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
+import {
+  assertKeyWithinReach,
+  BOUND_KEY_SCOPES,
+  DEFAULT_BOUND_KEY_SCOPES,
+  type KeyShape,
+  scopesOutsideBinding,
+} from "../auth/access_policy.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import {
   defaultKeyScopes,
@@ -11,6 +18,7 @@ import {
 } from "../auth/principal.ts";
 import {
   type ApiKeyRow,
+  countLiveApiKeys,
   findApiKey,
   insertApiKey,
   listApiKeys,
@@ -19,6 +27,7 @@ import {
 } from "../db/api_keys.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
+import { lockUser } from "../db/user_admin.ts";
 import { ApiError } from "../errors.ts";
 import { requestMeta } from "./auth.ts";
 import { optionalJsonBody } from "./optional_body.ts";
@@ -57,9 +66,19 @@ const CreatedApiKeySchema = ApiKeySchema.extend({
 
 const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "CI pipeline" }),
-  scopes: z.array(ScopeSchema).min(1).max(16).optional(),
-  chatbot_id: z.uuid().max(36).optional(),
-  expires_at: z.iso.datetime({ offset: true }).max(40).optional(),
+  scopes: z.array(ScopeSchema).min(1).max(16).optional().openapi({
+    description: "Default: the role's scopes minus admin and keys:write; for a chatbot-bound " +
+      `key \`query\` and \`chat\` (a bound key may hold only ${
+        BOUND_KEY_SCOPES.map((s) => `\`${s}\``).join(", ")
+      }). A key creating a key grants only scopes it holds.`,
+  }),
+  chatbot_id: z.uuid().max(36).optional().openapi({
+    description: "Bind the key to this chatbot: it then reaches only that chatbot, its " +
+      "conversations and the context it may see.",
+  }),
+  expires_at: z.iso.datetime({ offset: true }).max(40).optional().openapi({
+    description: "A key that expires may create only keys that expire no later.",
+  }),
   tier: TierSchema.optional().openapi({ description: "Admin only." }),
   rate_limit_per_minute: PerMinute.optional().openapi({ description: "Admin only." }),
   rate_limit_per_day: PerDay.optional().openapi({ description: "Admin only." }),
@@ -86,6 +105,9 @@ const createApiKey = createRoute({
   operationId: "createApiKey",
   tags: ["api-keys"],
   summary: "Create an API key (the secret is shown once)",
+  description: "A key may create only keys it could itself hold: scopes within its own, its " +
+    "own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at " +
+    "most `MAX_API_KEYS_PER_USER` live keys (409 beyond).",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
   request: {
@@ -96,7 +118,7 @@ const createApiKey = createRoute({
   },
   responses: {
     201: jsonResponse(CreatedApiKeySchema, "Created.", limited),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+    ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
   },
 });
 
@@ -106,8 +128,9 @@ const listApiKeysRoute = createRoute({
   operationId: "listApiKeys",
   tags: ["api-keys"],
   summary: "List API keys (never the secrets)",
+  description: "A chatbot-bound key may not list keys (403).",
   security: anyCredential,
-  middleware: [requireAuth()] as const,
+  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { query: ListQuery },
   responses: {
     200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", limited),
@@ -121,8 +144,9 @@ const getApiKey = createRoute({
   operationId: "getApiKey",
   tags: ["api-keys"],
   summary: "Get one API key (never the secret)",
+  description: "A chatbot-bound key may not read keys (403).",
   security: anyCredential,
-  middleware: [requireAuth()] as const,
+  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { params: KeyParams },
   responses: {
     200: jsonResponse(ApiKeySchema, "The key.", limited),
@@ -136,7 +160,8 @@ const revokeApiKeyRoute = createRoute({
   operationId: "revokeApiKey",
   tags: ["api-keys"],
   summary: "Revoke an API key",
-  description: "Takes effect on every instance within 5 seconds.",
+  description: "Takes effect on every instance within 5 seconds. A key may revoke only keys " +
+    "it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
   request: { params: KeyParams },
@@ -152,7 +177,9 @@ const rollApiKeyRoute = createRoute({
   operationId: "rollApiKey",
   tags: ["api-keys"],
   summary: "Replace an API key's secret",
-  description: "The old secret stays valid for `grace_seconds` (default 0, max 86400).",
+  description: "The old secret stays valid for `grace_seconds` (default 0, max 86400). A key " +
+    "may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of " +
+    "the user's keys.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
   request: {
@@ -182,6 +209,18 @@ function toApiKey(row: ApiKeyRow) {
   };
 }
 
+/** A stored key, as the reach rule sees it. */
+function shapeOf(row: ApiKeyRow): KeyShape {
+  return {
+    scopes: row.scopes,
+    chatbotId: row.chatbot_id,
+    expiresAt: row.expires_at,
+    tier: row.tier,
+    rateLimitPerMinute: row.rate_limit_per_minute,
+    rateLimitPerDay: row.rate_limit_per_day,
+  };
+}
+
 /** Admins reach every key; everyone else only their own (others look missing). */
 function ownerFilter(principal: Principal): string | null {
   return principal.role === "admin" && principal.scopes.includes("admin") ? null : principal.userId;
@@ -196,43 +235,74 @@ export function registerApiKeyRoutes(app: App): void {
     if (!isAdmin && (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)) {
       throw new ApiError("forbidden", "Only admins set a key's tier or limit overrides.");
     }
+    if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) {
+      throw new ApiError("validation_error", undefined, {
+        issues: [{ path: ["expires_at"], message: "must be in the future" }],
+      });
+    }
+    const chatbotId = body.chatbot_id ?? principal.chatbotId ?? null;
+    if (chatbotId && body.scopes) {
+      const unbound = scopesOutsideBinding(body.scopes);
+      if (unbound.length > 0) {
+        throw new ApiError("validation_error", undefined, {
+          issues: [{
+            path: ["scopes"],
+            message: `a chatbot-bound key may hold only ${BOUND_KEY_SCOPES.join(", ")} ` +
+              `(not ${unbound.join(", ")})`,
+          }],
+        });
+      }
+    }
     // A key never exceeds its owner's role, nor the credential that creates it.
     const ceiling = new Set<Scope>(
       scopesOfRole(principal.role).filter((s) => principal.scopes.includes(s)),
     );
-    const scopes = body.scopes ?? defaultKeyScopes(principal.role).filter((s) => ceiling.has(s));
+    const defaults = chatbotId ? DEFAULT_BOUND_KEY_SCOPES : defaultKeyScopes(principal.role);
+    const scopes = [...new Set(body.scopes ?? defaults.filter((s) => ceiling.has(s)))];
     const excess = scopes.filter((s) => !ceiling.has(s));
     if (excess.length > 0) {
       throw new ApiError("forbidden", `You cannot grant: ${excess.join(", ")}.`, {
         scopes: excess,
       });
     }
-    if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) {
-      throw new ApiError("validation_error", undefined, {
-        issues: [{ path: ["expires_at"], message: "must be in the future" }],
-      });
-    }
-    if (principal.chatbotId && body.chatbot_id !== principal.chatbotId) {
-      throw new ApiError("forbidden", "A chatbot-bound key can only create keys for its chatbot.");
-    }
-    const chatbotId = body.chatbot_id ?? principal.chatbotId ?? null;
+    const expiresAt = body.expires_at ? new Date(body.expires_at) : null;
+    const shape: KeyShape = {
+      scopes,
+      chatbotId,
+      expiresAt,
+      tier: body.tier ?? null,
+      rateLimitPerMinute: body.rate_limit_per_minute ?? null,
+      rateLimitPerDay: body.rate_limit_per_day ?? null,
+    };
+    assertKeyWithinReach(principal, shape);
     if (chatbotId && !(await chatbotOwnedBy(sql, chatbotId, principal.userId))) {
       throw new ApiError("not_found", "No such chatbot.");
     }
+    const maxKeys = c.get("services").config.MAX_API_KEYS_PER_USER;
     const key = generateApiKey();
     const meta = requestMeta(c);
     const row = await sql.begin(async (tx) => {
+      // The owner's row lock makes count-then-insert atomic across parallel creates.
+      await lockUser(tx, principal.userId);
+      const live = await countLiveApiKeys(tx, principal.userId);
+      if (live >= maxKeys) {
+        throw new ApiError(
+          "conflict",
+          `You already hold ${live} live API keys, the most allowed (${maxKeys}); revoke one first.`,
+          { limit: maxKeys, live },
+        );
+      }
       const created = await insertApiKey(tx, {
         userId: principal.userId,
         name: body.name,
         keyHash: hashApiKey(key),
         start: apiKeyStart(key),
-        scopes: [...new Set(scopes)],
+        scopes,
         chatbotId,
-        tier: body.tier ?? null,
-        perMinute: body.rate_limit_per_minute ?? null,
-        perDay: body.rate_limit_per_day ?? null,
-        expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+        tier: shape.tier,
+        perMinute: shape.rateLimitPerMinute,
+        perDay: shape.rateLimitPerDay,
+        expiresAt,
       });
       await recordAuditEvent(tx, {
         action: "api_key.create",
@@ -278,6 +348,7 @@ export function registerApiKeyRoutes(app: App): void {
     const keyId = c.req.valid("param").key_id;
     const row = await findApiKey(sql, keyId, ownerFilter(principal));
     if (!row || row.revoked_at) throw new ApiError("not_found", "No such API key.");
+    assertKeyWithinReach(principal, shapeOf(row));
     const meta = requestMeta(c);
     await sql.begin(async (tx) => {
       await revokeApiKey(tx, keyId);
@@ -300,6 +371,7 @@ export function registerApiKeyRoutes(app: App): void {
     const graceSeconds = (await optionalJsonBody(c, RollBody))?.grace_seconds ?? 0;
     const existing = await findApiKey(sql, keyId, ownerFilter(principal));
     if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
+    assertKeyWithinReach(principal, shapeOf(existing));
     const key = generateApiKey();
     const meta = requestMeta(c);
     const row = await sql.begin(async (tx) => {

@@ -10,6 +10,7 @@ import {
   type ScryptParams,
   verifyPassword,
 } from "../auth/passwords.ts";
+import type { GuardedCheck } from "../auth/login_guard.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
 import { clientIp } from "../client_ip.ts";
 import type { Config } from "../config.ts";
@@ -223,8 +224,9 @@ const getCurrentUser = createRoute({
   operationId: "getCurrentUser",
   tags: ["auth"],
   summary: "The caller's user",
+  description: "A chatbot-bound key may not read the account (403).",
   security: anyCredential,
-  middleware: [requireAuth()] as const,
+  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   responses: {
     200: jsonResponse(UserSchema, "The user.", limited),
     ...errorResponses([...authErrors], limited),
@@ -298,6 +300,14 @@ async function limitClientIp(c: Context<AppEnv>): Promise<void> {
   enforceDecision(c, await limits.clientIp(clientIp(c, config.TRUST_PROXY)), true);
 }
 
+/** The password verdict, or the failure budget's 429 (503 when the limiter is down). */
+function verdictOrRefusal<V>(c: Context<AppEnv>, guarded: GuardedCheck<V>): V {
+  if (guarded.kind === "checked") return guarded.verdict;
+  enforceDecision(c, guarded.decision, true);
+  // A refused slot always carries a denial or a timeout, so the line above threw.
+  throw new ApiError("rate_limited", "Too many failed attempts; try again later.");
+}
+
 export function registerAuthRoutes(app: App): void {
   app.openapi(register, async (c) => {
     const { sql, sessions, config } = c.get("services");
@@ -338,21 +348,24 @@ export function registerAuthRoutes(app: App): void {
   });
 
   app.openapi(login, async (c) => {
-    const { sql, sessions, config, limits } = c.get("services");
+    const { sql, sessions, config, loginGuard } = c.get("services");
     await limitClientIp(c);
     const { email, password } = c.req.valid("json");
     const meta = requestMeta(c);
     const params = scryptParams(config);
     const user = await findUserByEmail(sql, email);
     const knownNetwork = user ? await hasLoggedInFrom(sql, user.id, meta.ip) : false;
-    const refusal = await limits.loginAllowed(email, meta.ip, knownNetwork);
-    if (refusal) enforceDecision(c, refusal, true);
-    // Unknown emails pay for a full hash too, so timing does not reveal accounts.
-    const verdict = user
-      ? await verifyPassword(password, user.password_hash, params)
-      : await dummyVerify(password, params);
+    // The failure slot is taken before the hash is checked (given back when right).
+    const guarded = await loginGuard.check(
+      { email, ip: meta.ip, userId: user?.id ?? null, knownNetwork },
+      // Unknown emails pay for a full hash too, so timing does not reveal accounts.
+      async () =>
+        user
+          ? await verifyPassword(password, user.password_hash, params)
+          : { ...(await dummyVerify(password, params)), ok: false },
+    );
+    const verdict = verdictOrRefusal(c, guarded);
     if (!user || !verdict.ok) {
-      await limits.recordLoginFailure(email, meta.ip);
       await recordAuditEvent(sql, {
         action: "auth.login_failed",
         userId: user?.id ?? null,
@@ -420,13 +433,21 @@ export function registerAuthRoutes(app: App): void {
   });
 
   app.openapi(changePassword, async (c) => {
-    const { sql, sessions, config } = c.get("services");
+    const { sql, sessions, config, loginGuard } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
     const user = await findUserWithPasswordById(sql, principal.userId);
     if (!user) throw new ApiError("unauthorized");
     const params = scryptParams(config);
-    const verdict = await verifyPassword(body.current_password, user.password_hash, params);
+    const meta = requestMeta(c);
+    // The current password is a login in disguise: same failure budget, slot taken first.
+    const guarded = await loginGuard.check({
+      email: user.email,
+      ip: meta.ip,
+      userId: user.id,
+      knownNetwork: await hasLoggedInFrom(sql, user.id, meta.ip),
+    }, () => verifyPassword(body.current_password, user.password_hash, params));
+    const verdict = verdictOrRefusal(c, guarded);
     if (!verdict.ok) {
       throw new ApiError("validation_error", undefined, {
         issues: [{ path: ["current_password"], message: "Current password is incorrect" }],
@@ -438,7 +459,6 @@ export function registerAuthRoutes(app: App): void {
       "new_password",
     );
     const hash = await hashPassword(body.new_password, params);
-    const meta = requestMeta(c);
     await sql.begin(async (tx) => {
       await updatePasswordHash(tx, user.id, hash);
       await sessions.revokeAllOfUser(tx, user.id, "password_change");

@@ -7,7 +7,7 @@ import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/co
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
 import { requestMeta } from "./auth.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
-import { anyCredential } from "./security.ts";
+import { anyCredential, bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
@@ -47,9 +47,10 @@ const respondToConsent = createRoute({
   tags: ["chat"],
   summary: "Approve or deny a chatbot's request to use profile fields",
   description: "Approval stores a grant: later contexts of that chatbot include the fields. " +
-    "A request already answered is 409.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chat"] })] as const,
+    "A request already answered is 409. A consent decision needs the user's access token " +
+    "(JWT): never an API key (403).",
+  security: bearerOnly,
+  middleware: [requireAuth({ scopes: ["chat"], jwtOnly: true })] as const,
   request: {
     body: jsonBody(RespondBody, {
       consent_request_id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",

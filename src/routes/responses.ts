@@ -58,11 +58,19 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
+const wwwAuthenticate = {
+  "WWW-Authenticate": textHeader(
+    'RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent.',
+    'Bearer error="invalid_token"',
+  ),
+};
+
 function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),
     ...(status === 429 ? retryAfter : {}),
+    ...(status === 401 ? wwwAuthenticate : {}),
   };
 }
 

@@ -83,9 +83,13 @@ const getUserContext = createRoute({
   tags: ["users"],
   summary: "The LLM-ready context of a user",
   description: "With `chatbot_id`, fields the chatbot needs consent for are left out and " +
-    "`requires_consent` names the consent request to answer.",
+    "`requires_consent` names the consent request to answer. A chatbot-bound key (with " +
+    "`query` or `chat`) gets only what its chatbot may see, and only that chatbot's " +
+    "conversations.",
   security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
+  middleware: [
+    requireAuth({ scopes: ["profile:read"], boundKeys: ["query", "chat"] }),
+  ] as const,
   request: { params: UserParams, query: ContextQuery },
   responses: {
     200: jsonResponse(UserContextSchema, "The context.", limited),

@@ -12,7 +12,7 @@ import type { Services } from "../services.ts";
 import { actsAsAdmin, authorizeUserTarget } from "./access.ts";
 import { requestMeta } from "./auth.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
-import { anyCredential } from "./security.ts";
+import { anyCredential, bearerOnly } from "./security.ts";
 import {
   pageOf,
   PageQuery,
@@ -119,9 +119,9 @@ const deleteUserRoute = createRoute({
   summary: "Erase a user and everything they own (yourself, or anyone as an admin)",
   description:
     "Sessions, keys, chatbots, conversations, consents and details go in one transaction; " +
-    "audit events stay, anonymised.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
+    "audit events stay, anonymised. Needs an access token (JWT): never an API key (403).",
+  security: bearerOnly,
+  middleware: [requireAuth({ scopes: ["profile:write"], jwtOnly: true })] as const,
   request: { params: UserParams },
   responses: {
     204: noContentResponse("Erased.", limited),

@@ -1,0 +1,100 @@
+/**
+ * What a credential may reach beyond its scopes: the confinement of API keys.
+ *
+ * - A chatbot-bound key holds at most `BOUND_KEY_SCOPES` and reaches only its
+ *   chatbot (routes ask `chatbotScopeOf`/`conversationScopeOf` for that).
+ * - A key manages (creates, rolls, revokes, updates) only keys it could itself
+ *   create: `assertKeyWithinReach` is that one rule, for every key operation.
+ */
+import { ApiError } from "../errors.ts";
+import { type Principal, type Role, type Scope, scopesOfRole } from "./principal.ts";
+
+/** The only scopes a chatbot-bound key may hold. */
+export const BOUND_KEY_SCOPES: readonly Scope[] = ["query", "chat", "chatbots:read", "usage:read"];
+
+/** What a bound key gets when created without `scopes`. */
+export const DEFAULT_BOUND_KEY_SCOPES: readonly Scope[] = ["query", "chat"];
+
+/**
+ * The scopes a stored key acts with now: never beyond its owner's current role,
+ * and for a bound key never beyond `BOUND_KEY_SCOPES` (keys stored before that
+ * rule keep their row but lose the rest).
+ */
+export function effectiveKeyScopes(
+  stored: readonly Scope[],
+  ownerRole: Role,
+  chatbotId: string | null,
+): Scope[] {
+  const allowed = new Set<Scope>(scopesOfRole(ownerRole));
+  return stored.filter((s) => allowed.has(s) && (!chatbotId || BOUND_KEY_SCOPES.includes(s)));
+}
+
+/** A key as the reach rule sees it: a stored one, or one about to be created. */
+export interface KeyShape {
+  scopes: readonly Scope[];
+  chatbotId: string | null;
+  expiresAt: Date | null;
+  /** Admin-set: a tier of its own, or per-minute/per-day overrides. */
+  tier: string | null;
+  rateLimitPerMinute: number | null;
+  rateLimitPerDay: number | null;
+}
+
+/** Why `actor` may not hold a key shaped like `target`, or null when it may. */
+export interface ReachRefusal {
+  message: string;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * The rule for every key operation (create, roll, revoke, update): an API key
+ * may act only on keys it could itself create — scopes within its own, its own
+ * chatbot binding, an expiry no later than its own, and no admin-set tier or
+ * overrides unless it acts as an admin. A user's own JWT manages all of the
+ * user's keys (creation still caps scopes by role and tier by admin).
+ * Ownership (which user's keys) is checked by the caller, before this.
+ */
+export function keyReachRefusal(actor: Principal, target: KeyShape): ReachRefusal | null {
+  if (actor.type !== "api_key") return null;
+  const actsAsAdmin = actor.role === "admin" && actor.scopes.includes("admin");
+  if (!actsAsAdmin && (target.tier || target.rateLimitPerMinute || target.rateLimitPerDay)) {
+    return {
+      message: "Only an admin's key acts on keys with a tier or limit overrides.",
+      detail: { reason: "admin_settings" },
+    };
+  }
+  const excess = target.scopes.filter((s) => !actor.scopes.includes(s));
+  if (excess.length > 0) {
+    return {
+      message: `This key cannot act on a key with scopes beyond its own: ${excess.join(", ")}.`,
+      detail: { reason: "scopes", scopes: excess },
+    };
+  }
+  if (actor.chatbotId && target.chatbotId !== actor.chatbotId) {
+    return {
+      message: "A chatbot-bound key acts only on keys bound to its own chatbot.",
+      detail: { reason: "chatbot_binding", chatbot_id: actor.chatbotId },
+    };
+  }
+  if (actor.expiresAt) {
+    if (!target.expiresAt || target.expiresAt.getTime() > actor.expiresAt.getTime()) {
+      return {
+        message: `This key expires at ${actor.expiresAt.toISOString()}; it acts only on keys ` +
+          "that expire no later (set expires_at).",
+        detail: { reason: "expiry", expires_at: actor.expiresAt.toISOString() },
+      };
+    }
+  }
+  return null;
+}
+
+/** `keyReachRefusal` as a 403 `forbidden`. */
+export function assertKeyWithinReach(actor: Principal, target: KeyShape): void {
+  const refusal = keyReachRefusal(actor, target);
+  if (refusal) throw new ApiError("forbidden", refusal.message, refusal.detail);
+}
+
+/** Whether a chatbot-bound key may hold these scopes; the ones it may not. */
+export function scopesOutsideBinding(scopes: readonly Scope[]): Scope[] {
+  return scopes.filter((s) => !BOUND_KEY_SCOPES.includes(s));
+}
