@@ -5,7 +5,15 @@
  * fails here, and a breaking one fails type-checking of this file.
  */
 import assert from "node:assert/strict";
-import { createGatehouseClient } from "../clients/typescript/mod.ts";
+import { example } from "../clients/typescript/example.ts";
+import {
+  createGatehouseClient,
+  queryChatbotJson,
+  queryJson,
+  queryStream,
+  sendChatMessageJson,
+  sendChatMessageStream,
+} from "../clients/typescript/mod.ts";
 import { generateSchemaTypes, SCHEMA_FILE } from "../scripts/client_codegen.ts";
 import { startServer } from "../src/server.ts";
 import { startTestApp } from "./support/harness.ts";
@@ -150,6 +158,42 @@ Deno.test("generated client: the whole journey over HTTP", async (t) => {
       assert.equal(usage.response.status, 200);
       const requests = usage.data!.items.reduce((sum, row) => sum + row.requests, 0);
       assert.ok(requests >= 5, `usage rows counted: ${requests}`);
+    });
+
+    await t.step("typed JSON and stream helpers of clients/typescript/mod.ts", async () => {
+      const { data } = await queryJson(gh, { prompt: "typed json", mode: "speed" });
+      // `data.answers` type-checks: the helper asked for JSON and says so.
+      assert.match(data!.answers[0]!.content, /typed json/);
+      const usage: number = data!.usage.output_tokens;
+      assert.ok(usage > 0);
+      const chat = await sendChatMessageJson(gh, { message: "typed chat" });
+      assert.match(chat.data!.content, /typed chat/);
+      const bot = await queryChatbotJson(gh, chatbotId, { message: "typed bot" });
+      assert.equal(bot.data!.chatbot_id, chatbotId);
+      let text = "";
+      let done: string | undefined;
+      for await (const e of queryStream(gh, { prompt: "typed stream", mode: "speed" })) {
+        if (e.event === "chunk") text += e.data.delta;
+        if (e.event === "done") done = e.data.conversation_id;
+      }
+      assert.match(text, /typed stream/);
+      assert.ok(done);
+      const events: string[] = [];
+      for await (const e of sendChatMessageStream(gh, { message: "typed chat stream" })) {
+        events.push(e.event);
+      }
+      assert.equal(events.at(-1), "done");
+      const bad = await queryJson(gh, { prompt: "x", mode: "speed", models: ["nope"] });
+      assert.equal(bad.response.status, 422);
+      assert.equal(bad.error?.error, "validation_error");
+    });
+
+    await t.step("the README's runnable example (clients/typescript/example.ts)", async () => {
+      const lines: string[] = [];
+      const out = await example(baseUrl, email, password, (line) => lines.push(line));
+      assert.match(out.answer, /capability-based/);
+      assert.match(out.streamed, /Stream this/);
+      assert.match(lines[0]!, new RegExp(`logged in as ${email}`));
     });
 
     await t.step("logout", async () => {

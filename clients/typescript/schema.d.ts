@@ -69,7 +69,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and the service is not draining */
+        /**
+         * Readiness: the database answers and the service is not draining
+         * @description For a load balancer's or orchestrator's readiness probe: 200 while this instance should get traffic; 503 with a reason when the database does not answer within READINESS_TIMEOUT_MS or the instance is shutting down.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -236,7 +239,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session (or all sessions) */
+        /**
+         * End this session (or all sessions)
+         * @description Needs the access token (not an API key). The body is optional: an empty POST ends this session; `{"all_sessions": true}` ends every session of the user.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -273,7 +279,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password (ends every session) */
+        /**
+         * Change the password (ends every session)
+         * @description Needs the access token (not an API key) and the current password. The new password follows the registration policy; every session ends, including this one.
+         */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -310,7 +319,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account and start a session */
+        /**
+         * Create an account and start a session
+         * @description Creates a user with role `user` and tier `free` and answers with the user and a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email is 409. Limited per client IP, with login and refresh.
+         */
         post: operations["register"];
         delete?: never;
         options?: never;
@@ -325,7 +337,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's active sessions */
+        /**
+         * The caller's active sessions
+         * @description Needs the access token. Sessions not revoked, expired or idle, most recently used first; `current` marks the one making this request.
+         */
         get: operations["listSessions"];
         put?: never;
         post?: never;
@@ -345,7 +360,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke one of the caller's sessions */
+        /**
+         * Revoke one of the caller's sessions
+         * @description Needs the access token. Ends the session (its refresh token stops working; access tokens stop within seconds); another user's session is 404.
+         */
         delete: operations["revokeSession"];
         options?: never;
         head?: never;
@@ -359,7 +377,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The resolved principal: user or API key, role, tier and scopes */
+        /**
+         * The resolved principal: user or API key, role, tier and scopes
+         * @description Who the credential is: the user (id and email), their role and tier, and the scopes in force; for an API key also its id and chatbot binding, for a token its session.
+         */
         get: operations["whoami"];
         put?: never;
         post?: never;
@@ -1150,7 +1171,8 @@ export interface components {
              * @enum {string}
              */
             status: "complete" | "incomplete" | "error";
-            usage: components["schemas"]["TokenUsage"] & (Record<string, never> | null);
+            /** @description Token counts of an assistant message; null on user and system messages. */
+            usage: components["schemas"]["TokenUsage"] | null;
         };
         ConversationPage: {
             items: components["schemas"]["ConversationSummary"][];

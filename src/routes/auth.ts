@@ -132,6 +132,9 @@ const register = createRoute({
   operationId: "register",
   tags: ["auth"],
   summary: "Create an account and start a session",
+  description: "Creates a user with role `user` and tier `free` and answers with the user and " +
+    "a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email " +
+    "is 409. Limited per client IP, with login and refresh.",
   security: publicAccess,
   request: {
     body: jsonBody(RegisterBody, {
@@ -189,6 +192,8 @@ const logout = createRoute({
   operationId: "logout",
   tags: ["auth"],
   summary: "End this session (or all sessions)",
+  description: "Needs the access token (not an API key). The body is optional: an empty POST " +
+    'ends this session; `{"all_sessions": true}` ends every session of the user.',
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: { body: { ...jsonBody(LogoutBody, { all_sessions: false }), required: false } },
@@ -204,6 +209,8 @@ const changePassword = createRoute({
   operationId: "changePassword",
   tags: ["auth"],
   summary: "Change the password (ends every session)",
+  description: "Needs the access token (not an API key) and the current password. The new " +
+    "password follows the registration policy; every session ends, including this one.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: {
@@ -239,6 +246,8 @@ const whoami = createRoute({
   operationId: "whoami",
   tags: ["auth"],
   summary: "The resolved principal: user or API key, role, tier and scopes",
+  description: "Who the credential is: the user (id and email), their role and tier, and the " +
+    "scopes in force; for an API key also its id and chatbot binding, for a token its session.",
   security: anyCredential,
   middleware: [requireAuth()] as const,
   responses: {
@@ -253,6 +262,8 @@ const listSessions = createRoute({
   operationId: "listSessions",
   tags: ["auth"],
   summary: "The caller's active sessions",
+  description: "Needs the access token. Sessions not revoked, expired or idle, most recently " +
+    "used first; `current` marks the one making this request.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: { query: PageQuery },
@@ -272,6 +283,8 @@ const revokeSessionRoute = createRoute({
   operationId: "revokeSession",
   tags: ["auth"],
   summary: "Revoke one of the caller's sessions",
+  description: "Needs the access token. Ends the session (its refresh token stops working; " +
+    "access tokens stop within seconds); another user's session is 404.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: { params: z.object({ session_id: uuid("session_id") }) },
