@@ -70,22 +70,53 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
+/** A streaming request and how to tell its first content and its complete end. */
+export interface StreamRequest {
+  path: string;
+  body: string;
+  firstContent: string;
+  end: string;
+}
+
+/** `query` streaming on echo-fast: SSE `chunk` events, then `done`. */
+export const QUERY_STREAM: StreamRequest = {
+  path: "/v1/query",
+  body: JSON.stringify({
+    prompt: "How fast is the first chunk of a streamed answer?",
+    mode: "speed",
+    models: ["echo-fast"],
+    stream: true,
+  }),
+  firstContent: "event: chunk",
+  end: "event: done",
+};
+
+/** The OpenAI-compatible endpoint streaming on echo-fast: content deltas, then `[DONE]`. */
+export const OPENAI_STREAM: StreamRequest = {
+  path: "/openai/v1/chat/completions",
+  body: JSON.stringify({
+    model: "echo-fast",
+    messages: [{ role: "user", content: "How fast is the first chunk of a streamed answer?" }],
+    stream: true,
+  }),
+  // The role chunk comes first and carries no content; content deltas have only `content`.
+  firstContent: '"delta":{"content":',
+  end: "data: [DONE]",
+};
+
 /**
- * Streams `POST /v1/query` from `concurrency` loops for `seconds`, timing the
- * first `event: chunk` (TTFB) of each answer; every stream is read to its end.
+ * Streams `request` (default `POST /v1/query`) from `concurrency` loops for
+ * `seconds`, timing the first content (TTFB) of each answer; every stream is
+ * read to its end.
  */
 export async function measureStreamTtfb(
   baseUrl: string,
   apiKey: string,
   concurrency: number,
   seconds: number,
+  request: StreamRequest = QUERY_STREAM,
 ): Promise<LatencySummary> {
-  const body = JSON.stringify({
-    prompt: "How fast is the first chunk of a streamed answer?",
-    mode: "speed",
-    models: ["echo-fast"],
-    stream: true,
-  });
+  const body = request.body;
   const samples: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -97,7 +128,7 @@ export async function measureStreamTtfb(
       let firstChunk: number | undefined;
       let text = "";
       try {
-        const response = await fetch(baseUrl + "/v1/query", {
+        const response = await fetch(baseUrl + request.path, {
           method: "POST",
           headers: {
             authorization: `Bearer ${apiKey}`,
@@ -113,11 +144,11 @@ export async function measureStreamTtfb(
         }
         for await (const bytes of response.body) {
           text += decoder.decode(bytes, { stream: true });
-          if (firstChunk === undefined && text.includes("event: chunk")) {
+          if (firstChunk === undefined && text.includes(request.firstContent)) {
             firstChunk = performance.now() - t0;
           }
         }
-        if (firstChunk === undefined || !text.includes("event: done")) errors++;
+        if (firstChunk === undefined || !text.includes(request.end)) errors++;
         else samples.push(firstChunk);
       } catch {
         errors++;

@@ -15,7 +15,15 @@ import { envSchema } from "../src/config.ts";
 import { renderBudgets, targetBudgets } from "./budget.ts";
 import { type CpuShares, cpuShares, cpuSnapshot } from "./cpu_shares.ts";
 import { AUTOCANNON, ensureAutocannon, type LoadSpec, runLoad } from "./autocannon.ts";
-import { type Credentials, floodLogins, measureStreamTtfb, setUpCredentials } from "./clients.ts";
+import {
+  type Credentials,
+  floodLogins,
+  measureStreamTtfb,
+  OPENAI_STREAM,
+  QUERY_STREAM,
+  setUpCredentials,
+  type StreamRequest,
+} from "./clients.ts";
 import { createBenchDatabase, deleteRedisPrefix } from "./infra.ts";
 import {
   cpuSeconds,
@@ -42,6 +50,8 @@ const SCENARIOS = [
   "whoami_jwt",
   "query_echo",
   "query_stream",
+  "openai_echo",
+  "openai_stream",
   "login_flood",
 ] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
@@ -212,6 +222,11 @@ const QUERY_BODY = JSON.stringify({
   mode: "speed",
   models: ["echo-fast"],
 });
+/** The same question through the OpenAI-compatible endpoint (not stored, usage row only). */
+const OPENAI_BODY = JSON.stringify({
+  model: "echo-fast",
+  messages: [{ role: "user", content: "Benchmark prompt: say something short." }],
+});
 
 /** Warms up with the same load, then measures it. */
 async function loadScenario(
@@ -312,6 +327,16 @@ async function requestScenarios(
       }, server),
     );
   }
+  if (options.only.has("openai_echo")) {
+    results.push(
+      await loadScenario(options, "openai_echo", `${prefix}openai chat completion, echo-fast`, {
+        url: `${server.url}/openai/v1/chat/completions`,
+        method: "POST",
+        headers: { ...bearer(credentials.apiKey), "content-type": "application/json" },
+        body: OPENAI_BODY,
+      }, server),
+    );
+  }
   return results;
 }
 
@@ -319,18 +344,30 @@ async function streamScenario(
   options: Options,
   server: Server,
   credentials: Credentials,
+  scenario: { id: ScenarioId; name: string; request: StreamRequest } = {
+    id: "query_stream",
+    name: "query",
+    request: QUERY_STREAM,
+  },
 ): Promise<ScenarioResult> {
   const n = options.streamConcurrency;
+  const { request } = scenario;
   if (options.warmupSeconds > 0) {
-    await measureStreamTtfb(server.url, credentials.apiKey, n, options.warmupSeconds);
+    await measureStreamTtfb(server.url, credentials.apiKey, n, options.warmupSeconds, request);
   }
   const cpuBefore = await cpuSeconds(server.pid);
-  const s = await measureStreamTtfb(server.url, credentials.apiKey, n, options.durationSeconds);
+  const s = await measureStreamTtfb(
+    server.url,
+    credentials.apiKey,
+    n,
+    options.durationSeconds,
+    request,
+  );
   const cpuAfter = await cpuSeconds(server.pid);
   await server.assertRunning("the streaming scenario");
   const result: ScenarioResult = {
-    id: "query_stream",
-    title: `query streaming, time to first chunk (${n} streams)`,
+    id: scenario.id,
+    title: `${scenario.name} streaming, time to first chunk (${n} streams)`,
     requestsPerSecond: s.perSecond,
     p50Ms: round(s.p50),
     p99Ms: round(s.p99),
@@ -560,6 +597,15 @@ async function main(): Promise<number> {
     const scenarios = [ceilingResult, ...withRatios(requests, ceilingRps)];
     if (options.only.has("query_stream")) {
       scenarios.push(await streamScenario(options, service, credentials));
+    }
+    if (options.only.has("openai_stream")) {
+      scenarios.push(
+        await streamScenario(options, service, credentials, {
+          id: "openai_stream",
+          name: "openai chat completion",
+          request: OPENAI_STREAM,
+        }),
+      );
     }
     if (options.only.has("login_flood")) {
       scenarios.push(...await loginFloodScenarios(options, service, credentials));

@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "./context.ts";
+import type { App, AppEnv } from "./http/env.ts";
 import { ApiError, errorBody } from "./errors.ts";
 import { corsPolicy } from "./middleware/cors_policy.ts";
 import { requireJsonBodies } from "./middleware/json_content_type.ts";
@@ -22,6 +22,8 @@ import { DOCS_CSP, isDocsPath, registerDocsRoutes } from "./routes/docs.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoutes } from "./routes/metrics.ts";
 import { registerModelRoutes } from "./routes/models.ts";
+import { registerOpenAiRoutes } from "./routes/openai.ts";
+import { isOpenAiPath, openAiErrorBody } from "./routes/openai_errors.ts";
 import { registerQueryRoutes } from "./routes/query.ts";
 import { registerUsageRoutes } from "./routes/usage.ts";
 import { registerUserContextRoutes } from "./routes/user_context.ts";
@@ -29,8 +31,6 @@ import { registerUserRoutes } from "./routes/users.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
-
-export type App = OpenAPIHono<AppEnv>;
 
 /** Validation failures become the contract's 422 with every issue listed. */
 function validationHook(
@@ -45,12 +45,10 @@ function validationHook(
     path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
     message: issue.message,
   }));
-  return c.json(
-    errorBody("validation_error", c.get("requestId"), undefined, { issues }),
-    422,
-  );
+  return errorResponse(c, new ApiError("validation_error", undefined, { issues }));
 }
 
+/** The contract's error body; under /openai/ OpenAI's shape, which its SDKs parse. */
 function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
   // RFC 6750: every 401 names the scheme; `invalid_token` when one was presented.
@@ -58,10 +56,14 @@ function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
     const presented = c.req.header("authorization") || c.req.header("x-api-key");
     c.header("WWW-Authenticate", presented ? 'Bearer error="invalid_token"' : "Bearer");
   }
-  return c.json(
-    errorBody(error.code, c.get("requestId") ?? "unknown", error.message, error.detail),
-    error.status,
-  );
+  const requestId = c.get("requestId") ?? "unknown";
+  if (isOpenAiPath(c.req.path)) {
+    return c.json(
+      openAiErrorBody(error.code, error.message, requestId, error.detail),
+      error.status,
+    );
+  }
+  return c.json(errorBody(error.code, requestId, error.message, error.detail), error.status);
 }
 
 export function createApp(services: Services): App {
@@ -84,10 +86,9 @@ export function createApp(services: Services): App {
       },
     }),
   );
-  app.use(
-    "/v1/*",
-    requireJsonBodies((method, path) => routeMethods.allowedFor(path).includes(method)),
-  );
+  const isRouted = (method: string, path: string) => routeMethods.allowedFor(path).includes(method);
+  app.use("/v1/*", requireJsonBodies(isRouted));
+  app.use("/openai/v1/*", requireJsonBodies(isRouted));
 
   // The API surface, one line per area.
   registerHealthRoutes(app);
@@ -107,6 +108,7 @@ export function createApp(services: Services): App {
   registerChatSocketRoutes(app);
   registerUsageRoutes(app);
   registerAdminRoutes(app);
+  registerOpenAiRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -148,6 +150,12 @@ export function createApp(services: Services): App {
       { name: "chat", description: "Conversations, streaming and consent." },
       { name: "usage", description: "Usage and cost accounting." },
       { name: "admin", description: "Administration." },
+      {
+        name: "openai",
+        description: "OpenAI-compatible Chat Completions: point any OpenAI SDK or tool at " +
+          "`<service>/openai/v1` with a Gatehouse API key (or access token) as its API key. " +
+          "Errors here use OpenAI's shape `{error: {message, type, param, code}}`.",
+      },
     ],
   }));
   registerDocsRoutes(app);

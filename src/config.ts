@@ -80,6 +80,7 @@ export const envSchema = z.object({
   PASSWORD_SCRYPT_LOG_N: int(14, 22).default(17),
   ECHO_MODELS: bool.optional(),
   LLM_PROVIDERS: jsonText.pipe(llmProvidersSchema).optional(),
+  LLM_STREAM_IDLE_TIMEOUT_MS: int(100, 600_000).default(30_000),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 1000).default(4),
   MAX_CONCURRENT_QUERIES_PER_USER: int(1, 1000).default(8),
   MAX_API_KEYS_PER_USER: int(1, 100_000).default(100),

@@ -1,4 +1,4 @@
-import type { App } from "./app.ts";
+import type { App } from "./http/env.ts";
 import type { Services } from "./services.ts";
 
 export interface RunningServer {

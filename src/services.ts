@@ -93,7 +93,7 @@ export async function createServices(
       limits,
       loginGuard: new LoginGuard(limits, log),
       models,
-      llm: new LlmRouter(models),
+      llm: new LlmRouter(models, { streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS }),
       metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Principal } from "../src/auth/principal.ts";
+import type { Principal } from "../src/principal.ts";
 import type { UserContext } from "../src/context/user_context.ts";
 import { titleFrom } from "../src/chat/persist.ts";
 import { assemblePrompt, oneReplyPerTurn, withinBudget } from "../src/chat/prompt.ts";

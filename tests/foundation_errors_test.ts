@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../src/app.ts";
+import type { App } from "../src/http/env.ts";
 import { ApiError } from "../src/errors.ts";
 import { jsonBody, jsonResponse } from "../src/routes/responses.ts";
 import { startTestApp } from "./support/harness.ts";

@@ -68,6 +68,7 @@ Deno.test("models: registry from settings exposes models, echo only when enabled
     rank: 1,
     prices: { input_per_mtok: 2, output_per_mtok: 8 },
     timeout_ms: 30_000,
+    speed_rank: null,
     development: false,
   });
   const small = withEcho.get("gpt-small")!;

@@ -390,3 +390,101 @@ Deno.test("router: echo models end to end (development provider)", async () => {
   const fast = await router.runQuery(opts({ mode: "speed" }));
   assert.equal(fast.answers[0]!.model, "echo-fast");
 });
+
+Deno.test("router speed: before latency is measured the declared speed decides", async () => {
+  await withRouter(
+    [model("smart", 1, { speed_rank: 2 }), model("fast", 2, { speed_rank: 1 })],
+    { smart: { reply: "smart" }, fast: { reply: "fast" } },
+    async ({ router, registry }) => {
+      const first = await router.runQuery(opts({ mode: "speed" }));
+      assert.deepEqual(first.answers.map((a) => a.model), ["fast"]);
+      // Measured against unmeasured: still the declared order, no detour to the slower one.
+      const second = await router.runQuery(opts({ mode: "speed" }));
+      assert.deepEqual(second.answers.map((a) => a.model), ["fast"]);
+      // Both measured: latency decides.
+      registry.recordSuccess("smart", 1);
+      registry.recordSuccess("fast", 10_000);
+      const third = await router.runQuery(opts({ mode: "speed" }));
+      assert.deepEqual(third.answers.map((a) => a.model), ["smart"]);
+    },
+  );
+});
+
+Deno.test("router speed: the echo models declare echo-fast the faster", async () => {
+  const registry = new ModelRegistry([echoEntry()]);
+  assert.equal(registry.get("echo-fast")!.speed_rank, 1);
+  assert.equal(registry.get("echo-smart")!.speed_rank, 2);
+  const r = await new LlmRouter(registry).runQuery(opts({ mode: "speed" }));
+  assert.equal(r.answers[0]!.model, "echo-fast");
+});
+
+Deno.test("router streamed: a failure after content is a cut answer, not a fallback", async () => {
+  await withRouter(
+    [model("a", 1), model("b", 2)],
+    { a: { reply: "one two three four", failAfterChunks: 2 }, b: { reply: "b answer" } },
+    async ({ router, registry, mock }) => {
+      const stream = router.streamQuery(opts({ streamed: true }));
+      const events = await collect(stream);
+      const result = await stream.result;
+      assert.equal(result.selected, null);
+      assert.equal(result.aborted, false, "not cancelled by the caller");
+      assert.equal(result.answers.length, 1);
+      const cut = result.answers[0]!;
+      assert.equal(cut.status, "incomplete");
+      assert.equal(cut.content, "one two ");
+      assert.equal(cut.finish_reason, null);
+      assert.equal(cut.error?.code, "upstream_error");
+      assert.ok(cut.usage.output_tokens > 0);
+      assert.equal(mock.requestsFor("b").length, 0);
+      assert.deepEqual(events.find((e) => e.type === "model_error"), {
+        type: "model_error",
+        model: "a",
+        error: cut.error,
+        fallback: null,
+      });
+      assert.equal(registry.health("a").consecutive_failures, 1);
+      // Not streamed (a JSON answer), the same failure falls back.
+      const json = await router.runQuery(opts({}));
+      assert.deepEqual(json.answers.map((a) => [a.model, a.status]), [
+        ["a", "error"],
+        ["b", "complete"],
+      ]);
+    },
+  );
+});
+
+Deno.test("router: an upstream silent for the idle timeout has failed", async () => {
+  const mock = startMockOpenAI({
+    models: { mute: { hang: true }, stuck: { reply: "x y z", stallAfterChunks: 1 }, ok: {} },
+  });
+  try {
+    const provider = new OpenAIProvider({
+      name: "mock",
+      baseUrl: mock.baseUrl,
+      apiKey: mock.apiKey,
+      timeoutMs: 10_000,
+    });
+    const registry = new ModelRegistry([{
+      provider,
+      models: [model("mute", 1), model("stuck", 2), model("ok", 3)],
+    }]);
+    const router = new LlmRouter(registry, { streamIdleTimeoutMs: 150 });
+    const before = await router.runQuery(opts({ models: ["mute", "ok"] }));
+    assert.deepEqual(before.answers.map((a) => [a.model, a.status]), [
+      ["mute", "error"],
+      ["ok", "complete"],
+    ]);
+    assert.equal(before.answers[0]!.error?.code, "timeout");
+    assert.match(before.answers[0]!.error!.message, /no data from upstream for 150 ms/);
+    assert.equal(await mock.requestsFor("mute")[0]!.settled, "aborted");
+    const stream = router.streamQuery(opts({ models: ["stuck", "ok"], streamed: true }));
+    await collect(stream);
+    const after = await stream.result;
+    assert.deepEqual(after.answers.map((a) => [a.model, a.status, a.content]), [
+      ["stuck", "incomplete", "x "],
+    ]);
+    assert.equal(after.answers[0]!.error?.code, "timeout");
+  } finally {
+    await mock.close();
+  }
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import type { AppEnv } from "../src/context.ts";
+import type { AppEnv } from "../src/http/env.ts";
 import { GatehouseMetrics } from "../src/metrics/gatehouse.ts";
 import { MAX_SERIES_PER_METRIC, Registry } from "../src/metrics/registry.ts";
 import { enforceDecision } from "../src/ratelimit/enforce.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { keyReachRefusal } from "../src/auth/access_policy.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api_key_format.ts";
-import type { Principal } from "../src/auth/principal.ts";
+import type { Principal } from "../src/principal.ts";
 import { insertApiKey } from "../src/db/api_keys.ts";
 import { startAppWithMock } from "./support/chat.ts";
 import { startTestApp, TEST_REDIS_URL, type TestApp } from "./support/harness.ts";

@@ -7,7 +7,7 @@
  *   create: `assertKeyWithinReach` is that one rule, for every key operation.
  */
 import { ApiError } from "../errors.ts";
-import { type Principal, type Role, type Scope, scopesOfRole } from "./principal.ts";
+import { type Principal, type Role, type Scope, scopesOfRole } from "../principal.ts";
 
 /** The only scopes a chatbot-bound key may hold. */
 export const BOUND_KEY_SCOPES: readonly Scope[] = ["query", "chat", "chatbots:read", "usage:read"];

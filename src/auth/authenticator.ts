@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { hashApiKey, looksLikeApiKey } from "./api_key_format.ts";
 import { type AccessClaims, InvalidTokenError, type TokenService } from "./jwt.ts";
 import { effectiveKeyScopes } from "./access_policy.ts";
-import { type Principal, type Role, scopesOfRole } from "./principal.ts";
+import { type Principal, type Role, scopesOfRole } from "../principal.ts";
 import { TouchBuffer } from "./touch_buffer.ts";
 import { TtlCache } from "./ttl_cache.ts";
 import { touchApiKeys } from "../db/api_keys.ts";

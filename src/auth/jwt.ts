@@ -15,6 +15,7 @@
  * can never pass as access tokens.
  */
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { isRole, type Role } from "../principal.ts";
 import {
   type JwtAlgorithm,
   type JwtSettings,
@@ -28,8 +29,6 @@ export type { JwtAlgorithm, JwtSettings, PublicJwk } from "./signing_keys.ts";
 export { JwtConfigError } from "./signing_keys.ts";
 
 export const ACCESS_TOKEN_TYP = "at+jwt";
-export const ACCESS_TOKEN_ROLES = ["user", "moderator", "admin"] as const;
-export type AccessTokenRole = (typeof ACCESS_TOKEN_ROLES)[number];
 export const CLOCK_TOLERANCE_SECONDS = 5;
 /** Our tokens are ~400-700 bytes; refuse to parse anything absurd. */
 const MAX_TOKEN_LENGTH = 4096;
@@ -44,7 +43,7 @@ export interface AccessTokenInput {
   sub: string;
   /** Session id (uuid); lets the session be revoked server-side. */
   sid: string;
-  role: AccessTokenRole;
+  role: Role;
 }
 
 export interface AccessClaims {
@@ -52,7 +51,7 @@ export interface AccessClaims {
   aud: string;
   sub: string;
   sid: string;
-  role: AccessTokenRole;
+  role: Role;
   jti: string;
   iat: number;
   exp: number;
@@ -113,10 +112,6 @@ export interface TokenService {
   selfCheck(): Promise<SelfCheckResult>;
 }
 
-export function isAccessTokenRole(value: unknown): value is AccessTokenRole {
-  return typeof value === "string" && (ACCESS_TOKEN_ROLES as readonly string[]).includes(value);
-}
-
 function isUuid(value: unknown): value is string {
   return typeof value === "string" && UUID_RE.test(value);
 }
@@ -147,7 +142,7 @@ function validateClaims(payload: JWTPayload): AccessClaims {
   if (!isUuid(sub)) throw bad("sub");
   if (!isUuid(sid)) throw bad("sid");
   if (!isUuid(jti)) throw bad("jti");
-  if (!isAccessTokenRole(role)) throw bad("role");
+  if (!isRole(role)) throw bad("role");
   if (!Number.isSafeInteger(iat)) throw bad("iat");
   if (!Number.isSafeInteger(exp) || (exp as number) <= (iat as number)) throw bad("exp");
   return { iss, aud, sub, sid, role, jti, iat: iat as number, exp: exp as number };
@@ -190,7 +185,7 @@ export async function createTokenService(settings: JwtSettings): Promise<TokenSe
     // Programming errors, not client errors: fail loudly.
     if (!isUuid(input.sub)) throw new TypeError("sub must be a uuid");
     if (!isUuid(input.sid)) throw new TypeError("sid must be a uuid");
-    if (!isAccessTokenRole(input.role)) throw new TypeError("invalid role");
+    if (!isRole(input.role)) throw new TypeError("invalid role");
     const jti = crypto.randomUUID();
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ sid: input.sid, role: input.role })

@@ -1,9 +1,9 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import { setResponseHeader } from "../middleware/response_headers.ts";
 import { admitOrThrow } from "../ratelimit/enforce.ts";
-import { type Principal, type Role, roleAtLeast, type Scope } from "./principal.ts";
+import { type Principal, type Role, roleAtLeast, type Scope } from "../principal.ts";
 
 export interface AuthRequirement {
   /** Every listed scope is needed (API keys carry a subset; JWTs all of the role). */

@@ -16,7 +16,7 @@ import { ApiError } from "../errors.ts";
 import type { Authenticator } from "./authenticator.ts";
 import type { TokenService } from "./jwt.ts";
 import { generateOpaqueToken, hashOpaqueToken, REFRESH_TOKEN_PREFIX } from "./opaque_token.ts";
-import type { Role } from "./principal.ts";
+import type { Role } from "../principal.ts";
 import { sealChildToken, unsealChildToken } from "./refresh_sealing.ts";
 
 export interface TokenPair {

@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { ConversationScope } from "../db/conversations.ts";
 
 /** A caller reaches their own conversations; a chatbot-bound key only its chatbot's. */

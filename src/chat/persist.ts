@@ -1,7 +1,8 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
 import type { NewMessage } from "../db/conversations.ts";
 import { storeTurn } from "../db/turns.ts";
+import { insertUsageRecords } from "../db/usage.ts";
 import type { Answer, QueryResult } from "../llm/mod.ts";
 import { usageRecordsOf } from "./usage_accounting.ts";
 
@@ -9,6 +10,8 @@ const TITLE_CHARS = 80;
 
 export interface TurnToStore {
   principal: Principal;
+  /** False: only the usage rows are stored (no conversation, no messages). */
+  store?: boolean;
   /** Also the id of the stored user message. */
   turnId: string;
   conversation: { id: string; isNew: boolean; chatbotId: string | null };
@@ -36,6 +39,10 @@ export function titleFrom(message: string): string {
 export async function persistTurn(sql: Sql, turn: TurnToStore): Promise<string[]> {
   const { principal, conversation, result } = turn;
   const answerIds = result.answers.map(() => crypto.randomUUID());
+  if (turn.store === false) {
+    await insertUsageRecords(sql, usageRecordsOf(principal, result.answers));
+    return answerIds;
+  }
   const order = result.answers.map((_, i) => i);
   if (result.selected !== null) {
     order.splice(order.indexOf(result.selected), 1);

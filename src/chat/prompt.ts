@@ -43,6 +43,23 @@ export function assemblePrompt(parts: PromptParts): ChatMessage[] {
 }
 
 /**
+ * A conversation the client sent whole (OpenAI-compatible endpoint): the
+ * chatbot's system prompt and the user context go first, then the client's
+ * messages unchanged (its own system messages included, where it put them).
+ */
+export function assembleClientPrompt(parts: {
+  systemPrompt: string | null;
+  userContext: UserContext | null;
+  messages: ChatMessage[];
+}): ChatMessage[] {
+  const system = [
+    parts.systemPrompt?.trim() ?? "",
+    parts.userContext ? renderUserContext(parts.userContext) : "",
+  ].filter(Boolean).join("\n\n");
+  return [...(system ? [{ role: "system" as const, content: system }] : []), ...parts.messages];
+}
+
+/**
  * Quality mode stores every model's answer; the first stored one is the
  * selected (best-ranked) answer, and only it continues the conversation.
  * Stored system messages are never replayed.

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { chatRuntime } from "./runtime.ts";
 import { sseTurnResponse } from "./sse_turn.ts";
 import { Turn, type TurnInput, type TurnRecord } from "./turn.ts";
@@ -39,7 +39,10 @@ export async function respondWithTurn(
   const release = runtime.streams.acquire(principal);
   try {
     const shutdown = services.lifecycle.shutdownSignal;
-    const turn = await Turn.start(services, principal, input, [c.req.raw.signal, shutdown]);
+    const turn = await Turn.start(services, principal, { ...input, streamed: true }, [
+      c.req.raw.signal,
+      shutdown,
+    ]);
     return sseTurnResponse(c, turn, {
       keepAliveMs: runtime.keepAliveMs,
       release,

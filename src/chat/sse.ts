@@ -25,6 +25,13 @@ export class SseWriter {
     await this.#stream.writeSSE({ event, data: JSON.stringify(data) });
   }
 
+  /** One unnamed event (`data:` only, as OpenAI's streams send), text as given. */
+  async data(text: string): Promise<void> {
+    if (this.#closed) return;
+    this.#schedule();
+    await this.#stream.writeSSE({ data: text });
+  }
+
   /** Stops the keep-alive timer; the stream itself is closed by hono. */
   close(): void {
     this.#closed = true;

@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { ApiError } from "../errors.ts";
 
 /** Gives back a slot; calling it more than once is harmless. */

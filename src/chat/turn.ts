@@ -7,7 +7,7 @@
  * `Turn.start` does everything that can be refused (404, 422, 503) before a
  * route commits to a streaming response; `run` then streams events and stores.
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import {
   buildUserContext,
   type ConsentRequirement,
@@ -20,6 +20,7 @@ import { type ConversationRow, findConversation } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,
+  type ChatMessage,
   type QueryEvent,
   type QueryMode,
   type QueryResult,
@@ -30,7 +31,7 @@ import type { Services } from "../services.ts";
 import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { persistTurn } from "./persist.ts";
-import { assemblePrompt, type HistoryEntry } from "./prompt.ts";
+import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
 
 export interface TurnInput {
   message: string;
@@ -43,6 +44,16 @@ export interface TurnInput {
   /** Default the chatbot's temperature. */
   temperature?: number;
   maxTokens?: number;
+  /** The chunks go to the client as they come (see QueryOptions.streamed). */
+  streamed?: boolean;
+  /**
+   * The conversation so far as the client sent it (OpenAI-style), instead of a
+   * stored one: sent to the model as is, after the chatbot's system prompt and
+   * context, before `message`.
+   */
+  clientHistory?: ChatMessage[];
+  /** Store the messages as a conversation (default true); usage is stored either way. */
+  store?: boolean;
 }
 
 /** A finished, stored turn. */
@@ -64,6 +75,7 @@ interface TurnState {
   /** Stops listening to the caller's signals once the turn is over. */
   unlink: () => void;
   isNewConversation: boolean;
+  store: boolean;
 }
 
 export class Turn {
@@ -133,18 +145,21 @@ export class Turn {
     const unlink = followSignals(cancel, signals);
     let stream: QueryStream;
     try {
+      const systemPrompt = chatbot?.system_prompt ?? null;
       stream = services.llm.streamQuery({
         mode: input.mode,
         models: input.models ?? chatbotModels(services, chatbot),
         maxModels: input.maxModels,
-        messages: assemblePrompt({
-          systemPrompt: chatbot?.system_prompt ?? null,
-          userContext,
-          history,
-          message: input.message,
-        }),
+        messages: input.clientHistory
+          ? assembleClientPrompt({
+            systemPrompt,
+            userContext,
+            messages: [...input.clientHistory, { role: "user", content: input.message }],
+          })
+          : assemblePrompt({ systemPrompt, userContext, history, message: input.message }),
         temperature: input.temperature ?? chatbot?.temperature ?? undefined,
         maxTokens: input.maxTokens,
+        streamed: input.streamed,
         signal: cancel.signal,
       });
     } catch (error) {
@@ -160,6 +175,7 @@ export class Turn {
         cancel,
         unlink,
         isNewConversation: conversation === null,
+        store: input.store ?? true,
       },
       {
         conversationId: conversation?.id ?? crypto.randomUUID(),
@@ -204,6 +220,7 @@ export class Turn {
     services.metrics.recordAnswers(result.answers);
     const answerMessageIds = await persistTurn(services.sql, {
       principal,
+      store: this.#state.store,
       turnId: this.id,
       conversation: {
         id: this.conversationId,

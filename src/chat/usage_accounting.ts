@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { NewUsageRecord } from "../db/usage.ts";
 import type { Answer } from "../llm/mod.ts";
 

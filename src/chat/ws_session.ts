@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { authorize } from "../auth/middleware.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { principalStillActive } from "../db/ws_tickets.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";
@@ -137,6 +137,7 @@ export class ChatSocket {
         mode: "balanced",
         chatbotId: request.chatbot_id,
         conversationId: request.conversation_id,
+        streamed: true,
       }, [shutdown, this.#closed.signal]);
       this.#send({ type: "conversation_id", conversation_id: turn.conversationId });
       if (turn.requiresConsent) this.#send({ type: "consent_required", ...turn.requiresConsent });

@@ -10,7 +10,7 @@
  *   const system = [chatbot.system_prompt, renderUserContext(context)].join("\n\n");
  *   const messages = [{ role: "system", content: system }, ...historyMessages(context)];
  */
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { grantedFields, listActiveConsents } from "../db/consents.ts";
 import { conversationOwnedBy, recentMessages } from "../db/conversation_reads.ts";
 import { findLastSession } from "../db/last_session.ts";

@@ -1,4 +1,4 @@
-import type { Role, Scope } from "../auth/principal.ts";
+import type { Role, Scope } from "../principal.ts";
 import type { Db } from "./tx.ts";
 
 export interface ApiKeyRow {

@@ -15,6 +15,29 @@ export interface NewUsageRecord {
   status: UsageStatus;
 }
 
+/** Usage rows of model calls that belong to no stored conversation, in one statement. */
+export async function insertUsageRecords(sql: Db, records: NewUsageRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const rows = records.map((u) => ({
+    user_id: u.userId,
+    api_key_id: u.apiKeyId,
+    model: u.model,
+    input_tokens: u.inputTokens,
+    output_tokens: u.outputTokens,
+    cost_usd: u.costUsd,
+    latency_ms: u.latencyMs,
+    status: u.status,
+  }));
+  await sql`
+    insert into usage_records (user_id, api_key_id, model, input_tokens, output_tokens,
+                               cost_usd, latency_ms, status)
+    select u.user_id, u.api_key_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd,
+           u.latency_ms, u.status
+    from jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
+      as u(user_id uuid, api_key_id uuid, model text, input_tokens integer,
+           output_tokens integer, cost_usd numeric, latency_ms integer, status text)`;
+}
+
 export interface UsageSummaryRow {
   /** The day (YYYY-MM-DD, UTC), the model id, or the API key id (null: session calls). */
   key: string | null;

@@ -1,4 +1,4 @@
-import type { Role } from "../auth/principal.ts";
+import type { Role } from "../principal.ts";
 import type { Db } from "./tx.ts";
 
 export interface UserRow {

@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { Db, Tx } from "./tx.ts";
 
 /** Stores a ticket (by hash) for `principal`; expired tickets are swept on the way. */

@@ -4,23 +4,10 @@
  * `ProviderError` is what every provider throws; the router turns it into an
  * answer's `error` and never lets it escape a query.
  */
+import type { ProviderErrorCode } from "./provider.ts";
 import type { Answer } from "./query_types.ts";
 
-export type ProviderErrorCode =
-  /** The per-model deadline (or the SDK's own timeout) fired. */
-  | "timeout"
-  /** The caller's signal aborted the call (client went away); not the model's fault. */
-  | "aborted"
-  /** Upstream answered 429. */
-  | "rate_limited"
-  /** Upstream rejected our credentials (401/403): a configuration problem. */
-  | "auth_failed"
-  /** Upstream rejected the request (400/404/422), e.g. unknown upstream model name. */
-  | "bad_request"
-  /** No HTTP response at all (DNS, refused connection, reset). */
-  | "connection_error"
-  /** Upstream 5xx, an error event mid-stream, or a malformed/truncated response. */
-  | "upstream_error";
+export type { ProviderErrorCode };
 
 export class ProviderError extends Error {
   readonly code: ProviderErrorCode;

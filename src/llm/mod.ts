@@ -36,7 +36,8 @@ export {
   type ProviderConfig,
   type ProviderEntry,
 } from "./models.ts";
-export { LlmRouter, type RouterOptions } from "./router.ts";
+export { AsyncQueue } from "./async_queue.ts";
+export { DEFAULT_STREAM_IDLE_TIMEOUT_MS, LlmRouter, type RouterOptions } from "./router.ts";
 export {
   type Answer,
   type AnswerError,

@@ -25,6 +25,11 @@ export interface ModelConfig {
   output_price_per_mtok: number;
   /** Per-call deadline; default DEFAULT_TIMEOUT_MS. */
   timeout_ms?: number;
+  /**
+   * Declared speed, 1 = fastest: `speed` mode's order until the models' latency
+   * has been observed (a fresh instance would otherwise start with a slow one).
+   */
+  speed_rank?: number;
 }
 
 export interface ProviderConfig {
@@ -51,6 +56,7 @@ const modelConfigSchema = z.strictObject({
   input_price_per_mtok: z.number().nonnegative(),
   output_price_per_mtok: z.number().nonnegative(),
   timeout_ms: z.number().int().min(100).max(MAX_TIMEOUT_MS).optional(),
+  speed_rank: z.number().int().min(1).optional(),
 });
 
 const providerConfigSchema = z.strictObject({
@@ -103,6 +109,8 @@ export interface ModelInfo {
   rank: number;
   prices: { input_per_mtok: number; output_per_mtok: number };
   timeout_ms: number;
+  /** Declared speed (1 = fastest), null when not declared. */
+  speed_rank: number | null;
   /** Served by a built-in fake provider (echo); label it in the API. */
   development: boolean;
 }
@@ -154,6 +162,7 @@ export class ModelRegistry {
             output_per_mtok: m.output_price_per_mtok,
           },
           timeout_ms: m.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+          speed_rank: m.speed_rank ?? null,
           development: provider.development,
         };
         this.#models.set(m.id, {
@@ -210,9 +219,11 @@ export class ModelRegistry {
 export function echoEntry(provider = new EchoProvider(DEFAULT_ECHO_MODELS)): ProviderEntry {
   return {
     provider,
+    // Slower simulated words = slower model: that is the echo models' declared speed.
     models: provider.models.map((m) => ({
       id: m.id,
       rank: m.rank,
+      speed_rank: 1 + provider.models.filter((o) => o.wordDelayMs < m.wordDelayMs).length,
       input_price_per_mtok: 0,
       output_price_per_mtok: 0,
     })),

@@ -3,8 +3,7 @@
  * events. Field names are snake_case where they are meant to be serialized
  * to API clients as-is.
  */
-import type { ProviderErrorCode } from "./errors.ts";
-import type { ChatMessage, TokenUsage } from "./provider.ts";
+import type { ChatMessage, ProviderErrorCode, TokenUsage } from "./provider.ts";
 
 export type QueryMode = "speed" | "balanced" | "quality";
 export const QUERY_MODES: readonly QueryMode[] = ["speed", "balanced", "quality"];
@@ -26,6 +25,13 @@ export interface QueryOptions {
   messages: ChatMessage[];
   temperature?: number;
   maxTokens?: number;
+  /**
+   * The chunks reach a client as they arrive (SSE, WebSocket): once a model has
+   * sent content, its failure ends that answer as `incomplete` (with `error`)
+   * instead of falling back, since a second model's text would be spliced onto
+   * the first's. Without it (a JSON answer) any failure falls back.
+   */
+  streamed?: boolean;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
 }
@@ -33,7 +39,10 @@ export interface QueryOptions {
 export type AnswerStatus =
   /** The model finished (any finish_reason, including "length"). */
   | "complete"
-  /** The caller aborted; `content` holds what was generated so far. */
+  /**
+   * Cut short: the caller aborted, or (streamed, with `error`) the model failed
+   * after its content had reached the client. `content` holds what was generated.
+   */
   | "incomplete"
   /** The model failed (error, timeout, rate limit...); `error` says why. */
   | "error";
@@ -64,7 +73,7 @@ export interface QueryResult {
   answers: Answer[];
   /** Index of the best-ranked complete answer; null when none completed. */
   selected: number | null;
-  /** The query was cancelled (some answer is "incomplete"). */
+  /** The query was cancelled by the caller (some answer is "incomplete" without an error). */
   aborted: boolean;
 }
 

@@ -4,9 +4,10 @@
  * the registry.
  *
  * Modes (unavailable models — open circuit breaker — are skipped everywhere):
- * - speed:    one answer; models with no latency sample yet are tried first in
- *             rank order (so every model gets measured once), then by ascending
- *             EWMA latency; falls back along that order on failure.
+ * - speed:    one answer; by ascending EWMA latency once both of two models
+ *             were measured; before that by declared speed (`speed_rank`), then
+ *             unmeasured first (so every model gets measured once), then rank;
+ *             falls back along that order on failure.
  * - balanced: one answer; rank order; falls back down the ranking on failure.
  * - quality:  the top-ranked `maxModels` models in parallel, no fallback.
  *
@@ -14,10 +15,14 @@
  * abort still yields the partial text ("incomplete") for storage. `runQuery`
  * simply drains `streamQuery`.
  *
+ * Streams end honestly: an upstream that sends nothing for `streamIdleTimeoutMs`
+ * has failed (a timeout), and in a `streamed` query a model that fails after its
+ * first content gets no fallback: its answer is `incomplete` with the error.
+ *
  * Health accounting: success → latency sample; error/timeout → failure;
  * caller aborts are nobody's fault and are not recorded.
  */
-import { withDeadline } from "./abort.ts";
+import { timeoutReason, withDeadline } from "./abort.ts";
 import { AsyncQueue } from "./async_queue.ts";
 import {
   AllModelsFailedError,
@@ -42,16 +47,22 @@ import { estimatePromptTokens, estimateTokens } from "./tokens.ts";
 export interface RouterOptions {
   /** Monotonic ms clock for latency; injectable for tests. Default performance.now. */
   now?: () => number;
+  /** An upstream silent this long (before or between chunks) has failed. Default 30 000. */
+  streamIdleTimeoutMs?: number;
 }
+
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000;
 
 /** Models to try: each lane runs concurrently and walks its models in order until one answers. */
 type Plan = ModelInfo[][];
 
 export class LlmRouter {
   readonly #now: () => number;
+  readonly #idleMs: number;
 
   constructor(readonly registry: ModelRegistry, opts: RouterOptions = {}) {
     this.#now = opts.now ?? (() => performance.now());
+    this.#idleMs = opts.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
   }
 
   /**
@@ -126,10 +137,14 @@ export class LlmRouter {
   #bySpeed(a: ModelInfo, b: ModelInfo): number {
     const la = this.registry.health(a.id).latency_ms;
     const lb = this.registry.health(b.id).latency_ms;
-    if (la === null && lb === null) return byRank(a, b);
-    if (la === null) return -1; // unmeasured first: explore once, then compete on latency
-    if (lb === null) return 1;
-    return la - lb || byRank(a, b);
+    if (la !== null && lb !== null) return la - lb || byRank(a, b);
+    // Not both measured: what the configuration declares beats exploring.
+    const sa = a.speed_rank ?? Number.MAX_SAFE_INTEGER;
+    const sb = b.speed_rank ?? Number.MAX_SAFE_INTEGER;
+    if (sa !== sb) return sa - sb;
+    if (la === null && lb !== null) return -1; // unmeasured first: explore once
+    if (lb === null && la !== null) return 1;
+    return byRank(a, b);
   }
 
   #execute(opts: QueryOptions, plan: Plan): QueryStream {
@@ -147,7 +162,7 @@ export class LlmRouter {
       return {
         answers,
         selected: this.#select(answers),
-        aborted: answers.some((a) => a.status === "incomplete"),
+        aborted: answers.some((a) => a.status === "incomplete" && !a.error),
       };
     };
 
@@ -202,6 +217,11 @@ export class LlmRouter {
       const model = lane[i]!;
       const answer = await this.#attempt(model, opts, signal, queue);
       out.push(answer);
+      if (answer.status === "incomplete" && answer.error) {
+        // Cut after its content reached the client: no other model may continue it.
+        queue.push({ type: "model_error", model: model.id, error: answer.error, fallback: null });
+        return;
+      }
       if (answer.status !== "error") return;
       // Skip fallbacks whose breaker opened meanwhile (e.g. via concurrent queries).
       i += 1;
@@ -224,6 +244,7 @@ export class LlmRouter {
   ): Promise<Answer> {
     const provider = this.registry.provider(model.id);
     const deadline = withDeadline(signal, model.timeout_ms);
+    const idle = new IdleWatchdog(this.#idleMs);
     const started = this.#now();
     const elapsed = () => Math.round(this.#now() - started);
     let content = "";
@@ -233,9 +254,10 @@ export class LlmRouter {
         messages: opts.messages,
         temperature: opts.temperature,
         maxTokens: opts.maxTokens,
-        signal: deadline.signal,
+        signal: AbortSignal.any([deadline.signal, idle.signal]),
       });
       for await (const ev of events) {
+        idle.touch();
         if (ev.type === "delta") {
           content += ev.text;
           queue.push({ type: "chunk", model: model.id, delta: ev.text });
@@ -282,12 +304,22 @@ export class LlmRouter {
       };
       if (cancelled) return { ...base, status: "incomplete" };
       this.registry.recordFailure(model.id);
-      const pe = err instanceof ProviderError
+      const pe = idle.fired && !deadline.signal.aborted
+        ? new ProviderError(
+          provider.name,
+          "timeout",
+          `${provider.name}: no data from upstream for ${this.#idleMs} ms`,
+        )
+        : err instanceof ProviderError
         ? err
         : new ProviderError(provider.name, "upstream_error", `${provider.name}: ${String(err)}`);
-      return { ...base, status: "error", error: { code: pe.code, message: pe.message } };
+      const error = { code: pe.code, message: pe.message };
+      // Streamed content already reached the client: the answer is cut, not replaced.
+      const cut = opts.streamed === true && content !== "";
+      return { ...base, status: cut ? "incomplete" : "error", error };
     } finally {
       deadline.dispose();
+      idle.dispose();
     }
   }
 
@@ -329,5 +361,38 @@ export class LlmRouter {
           (until ? ` (retry after ${new Date(until).toISOString()})` : ""),
       },
     };
+  }
+}
+
+/** Aborts when `touch` was not called for `ms` (upstream silence); always dispose it. */
+class IdleWatchdog {
+  readonly #controller = new AbortController();
+  readonly #ms: number;
+  #timer: ReturnType<typeof setTimeout>;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+    this.#timer = this.#arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get fired(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  touch(): void {
+    clearTimeout(this.#timer);
+    this.#timer = this.#arm();
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): ReturnType<typeof setTimeout> {
+    return setTimeout(() => this.#controller.abort(timeoutReason(this.#ms)), this.#ms);
   }
 }

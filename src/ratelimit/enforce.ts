@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail, rateLimitHeaders } from "./headers.ts";
 import type { Decision } from "./policies.ts";

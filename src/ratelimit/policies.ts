@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import type { Logger } from "../log.ts";
 import { limitAll } from "./limiter.ts";
 import {

@@ -1,4 +1,4 @@
-import { type Principal, roleAtLeast } from "../auth/principal.ts";
+import { type Principal, roleAtLeast } from "../principal.ts";
 import type { ChatbotScope } from "../db/chatbots.ts";
 import { ApiError } from "../errors.ts";
 

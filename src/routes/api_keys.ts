@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import {
   assertKeyWithinReach,
@@ -9,13 +9,7 @@ import {
   scopesOutsideBinding,
 } from "../auth/access_policy.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import {
-  defaultKeyScopes,
-  type Principal,
-  type Scope,
-  SCOPES,
-  scopesOfRole,
-} from "../auth/principal.ts";
+import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
   type ApiKeyRow,
   countLiveApiKeys,
@@ -33,9 +27,9 @@ import { requestMeta } from "./auth.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
+import { pageOf, PageQuery, ScopeSchema, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
 
-const ScopeSchema = z.enum(SCOPES).openapi({ example: "query" });
+const KeyScope = ScopeSchema.openapi({ example: "query" });
 const PerMinute = z.number().int().min(1).max(1_000_000).openapi({ format: "int32", example: 120 });
 const PerDay = z.number().int().min(1).max(100_000_000).openapi({ format: "int32", example: 5000 });
 
@@ -46,7 +40,7 @@ const ApiKeySchema = z.object({
     example: "gate_3fA",
     description: "First 8 characters, for display.",
   }),
-  scopes: z.array(ScopeSchema).max(16),
+  scopes: z.array(KeyScope).max(16),
   chatbot_id: z.uuid().max(36).nullable(),
   tier: TierSchema.nullable(),
   rate_limit_per_minute: PerMinute.nullable(),
@@ -66,7 +60,7 @@ const CreatedApiKeySchema = ApiKeySchema.extend({
 
 const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "CI pipeline" }),
-  scopes: z.array(ScopeSchema).min(1).max(16).optional().openapi({
+  scopes: z.array(KeyScope).min(1).max(16).optional().openapi({
     description: "Default: the role's scopes minus admin and keys:write; for a chatbot-bound " +
       `key \`query\` and \`chat\` (a bound key may hold only ${
         BOUND_KEY_SCOPES.map((s) => `\`${s}\``).join(", ")

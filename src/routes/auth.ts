@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { SCOPES } from "../auth/principal.ts";
 import {
   checkPasswordPolicy,
   dummyVerify,
@@ -14,7 +13,7 @@ import type { GuardedCheck } from "../auth/login_guard.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
 import { clientIp } from "../client_ip.ts";
 import type { Config } from "../config.ts";
-import type { AppEnv } from "../context.ts";
+import type { AppEnv } from "../http/env.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import { hasLoggedInFrom, listActiveSessions } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
@@ -34,6 +33,7 @@ import {
   pageOf,
   PageQuery,
   RoleSchema,
+  ScopeSchema,
   TierSchema,
   Timestamp,
   toUser,
@@ -93,8 +93,6 @@ const ChangePasswordBody = z.object({
   new_password: Password,
 }).strict().openapi("ChangePasswordRequest");
 
-const Scope = z.enum(SCOPES);
-
 const WhoamiSchema = z.object({
   principal: z.object({
     type: z.enum(["user", "api_key"]),
@@ -105,7 +103,7 @@ const WhoamiSchema = z.object({
     }),
     role: RoleSchema,
     tier: TierSchema,
-    scopes: z.array(Scope).max(16),
+    scopes: z.array(ScopeSchema).max(16),
     api_key_id: z.uuid().max(36).optional(),
     chatbot_id: z.uuid().max(36).optional(),
     session_id: z.uuid().max(36).optional(),

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { generateApiKey, hashApiKey, looksLikeApiKey } from "../auth/api_key_format.ts";
 import { databaseHealth, rateLimiterHealth } from "../health_probes.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";

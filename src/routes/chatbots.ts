@@ -1,6 +1,6 @@
 import type { ModelRegistry } from "../llm/models.ts";
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import {
   type ChatbotFields,

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireAuth } from "../auth/middleware.ts";
-import type { App } from "../app.ts";
-import type { AppEnv } from "../context.ts";
+import type { App } from "../http/env.ts";
+import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
 import { requestMeta } from "./auth.ts";

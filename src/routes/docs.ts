@@ -5,7 +5,7 @@
  * the security-headers middleware) allows only this origin.
  */
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 
 export const DOCS_PATH = "/docs";

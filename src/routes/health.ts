@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { pingDatabase } from "../db/ping.ts";
 import { databaseHealth, llmHealth, rateLimiterHealth } from "../health_probes.ts";
 import { VERSION } from "../version.ts";

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import { databaseHealth, rateLimiterHealth } from "../health_probes.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/registry.ts";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { ModelId } from "../chat/schemas.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";

@@ -65,7 +65,8 @@ const wwwAuthenticate = {
   ),
 };
 
-function headersFor(status: number, options: ResponseOptions) {
+/** The headers an answer with `status` declares (errors of other shapes reuse them). */
+export function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
     ...(options.limited ? rateLimitHeaders : {}),

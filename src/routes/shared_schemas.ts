@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { UserRow } from "../db/users.ts";
+import { ROLES, SCOPES } from "../principal.ts";
 
 /** Path/query ids: UUIDs, bounded for the OWASP ruleset. */
 export const uuid = (name: string) =>
@@ -13,7 +14,9 @@ export const Timestamp = z.string().max(40).openapi({
   example: "2026-11-23T12:00:00.000Z",
 });
 
-export const RoleSchema = z.enum(["user", "moderator", "admin"]).openapi({ example: "user" });
+export const RoleSchema = z.enum(ROLES).openapi({ example: "user" });
+
+export const ScopeSchema = z.enum(SCOPES);
 
 export const TierSchema = z.string().min(1).max(32).regex(/^[a-z0-9_-]+$/).openapi({
   example: "free",

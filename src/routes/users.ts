@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app.ts";
+import type { App } from "../http/env.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../principal.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { recordAuditEvent } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";

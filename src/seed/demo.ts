@@ -1,6 +1,6 @@
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import { hashPassword } from "../auth/passwords.ts";
-import { defaultKeyScopes } from "../auth/principal.ts";
+import { defaultKeyScopes } from "../principal.ts";
 import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api_keys.ts";
 import { insertChatbot, listChatbots } from "../db/chatbots.ts";
 import { revokeAllSessions } from "../db/sessions.ts";

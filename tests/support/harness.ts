@@ -1,5 +1,6 @@
 import postgres from "postgres";
-import { type App, createApp } from "../../src/app.ts";
+import { createApp } from "../../src/app.ts";
+import type { App } from "../../src/http/env.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { createServices, type Services } from "../../src/services.ts";

@@ -5,6 +5,10 @@
  * - POST /v1/chat/completions: JSON, or SSE when `stream: true` (`data: {chunk}`
  *   lines, a usage-only chunk when `stream_options.include_usage`, `data: [DONE]`).
  * - GET /v1/models: lists the configured models.
+ * - Ways a stream can end badly: `status` (an HTTP error before the first byte),
+ *   `hang` (silent before the first byte), `failAfterChunks` + `failWith` (an error
+ *   event or a dropped connection after N chunks), `stallAfterChunks` (silent
+ *   after N chunks), `usage: false` (no usage reported).
  * - Bearer key checked on every request (401 echoes the received key, like
  *   OpenAI does, so tests can assert that callers redact it).
  *
@@ -30,6 +34,8 @@ export interface MockModel {
   failWith?: "error_event" | "truncate";
   /** Send headers, then nothing until the client goes away. */
   hang?: boolean;
+  /** Streaming: send this many content chunks, then nothing until the client goes away. */
+  stallAfterChunks?: number;
   /** Reported usage; `false` omits it. Default: prompt = chars of all messages, completion = chunk count. */
   usage?: false | { prompt_tokens: number; completion_tokens: number };
   /** Default "stop". */
@@ -244,6 +250,10 @@ function respond(
         chunk({ role: "assistant", content: "" }, null);
         for (const [i, text] of chunks.entries()) {
           if (model.failAfterChunks !== undefined && i >= model.failAfterChunks) break;
+          if (model.stallAfterChunks !== undefined && i >= model.stallAfterChunks) {
+            await waitForAbort(stop.signal);
+            return;
+          }
           await sleep(delay, stop.signal);
           chunk({ content: text }, null);
           rec.chunksSent += 1;

@@ -1,5 +1,6 @@
-import type { Principal } from "./auth/principal.ts";
-import type { Services } from "./services.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Principal } from "../principal.ts";
+import type { Services } from "../services.ts";
 
 /** Hono environment shared by every route: services and per-request values. */
 export interface AppEnv {
@@ -12,3 +13,9 @@ export interface AppEnv {
     logFields: Record<string, string | number | boolean>;
   };
 }
+
+/**
+ * The app type route files register on. It lives here, not in app.ts, so that route files never
+ * import the module that imports them.
+ */
+export type App = OpenAPIHono<AppEnv>;

@@ -1,6 +1,16 @@
-/** Roles in increasing power. */
+/**
+ * Who may do what, as plain data: the one list of roles (in increasing power), the one list of
+ * scopes, and the principal the auth middleware resolves. A leaf: it imports nothing, so every
+ * layer (db/ included) may import it. Access decisions built on it live in auth/access.ts.
+ */
+
+/** Roles in increasing power; `roleAtLeast` reads this order. */
 export const ROLES = ["user", "moderator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
 
 export const SCOPES = [
   "query",
@@ -51,8 +61,4 @@ export interface Principal {
   ownBudget?: boolean;
   /** The key's expiry, when it has one (keys it manages may not outlive it). */
   expiresAt?: Date;
-}
-
-export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes(scope);
 }
