@@ -152,6 +152,12 @@ Deno.test("OpenAPI: each request example succeeds on a fresh embedded instance",
       await expect("query", 200, run("query", {}, token));
       await expect("queryChatbot", 200, run("queryChatbot", { chatbot_id: chatbotId }, token));
       await expect("sendChatMessage", 200, run("sendChatMessage", {}, token));
+      const completion = await expect(
+        "createChatCompletion",
+        200,
+        run("createChatCompletion", {}, token),
+      );
+      assert.equal(completion.object, "chat.completion");
     });
 
     await t.step("API keys with the examples", async () => {

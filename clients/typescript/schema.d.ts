@@ -2244,6 +2244,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gatehouse/speed",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "What is a capability-based security model?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatCompletionRequest"];
             };
         };
