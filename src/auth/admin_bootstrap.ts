@@ -55,7 +55,8 @@ export async function ensureAdmin(
     const result = await upsertAdmin(tx, { email: input.email, passwordHash });
     if (result.outcome === "unchanged") {
       // Another instance got there between the read and the write.
-      return { outcome: "unchanged" as const, userId: existing?.id ?? null };
+      const winner = await findUserByEmail(tx, input.email);
+      return { outcome: "unchanged" as const, userId: winner?.id ?? null };
     }
     if (result.outcome === "promoted") await revokeAllSessions(tx, result.user.id, "role_change");
     await recordAuditEvent(tx, {
