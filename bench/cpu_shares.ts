@@ -4,7 +4,7 @@
  * they all compete for the same cores, so a scenario that keeps every core busy
  * is bounded by the machine, not by the service alone.
  */
-import { cpuSeconds, readProcFile } from "./processes.ts";
+import { readProcFile } from "./processes.ts";
 
 export interface CpuShares {
   /** Cores the whole machine kept busy (not idle, not iowait). */
@@ -46,11 +46,24 @@ async function pidsOf(name: string): Promise<number[]> {
   }
 }
 
+/**
+ * CPU seconds of a process and of its children that have ended: a Postgres
+ * backend that exits within the window (pgbench's, at its end) leaves its CPU
+ * in the postmaster's cutime and cstime, which a sum over the live processes
+ * alone would miss.
+ */
+async function cpuSecondsWithEndedChildren(pid: number): Promise<number | null> {
+  const stat = await readProcFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  return Number.isFinite(ticks) ? ticks / clockTicks : null;
+}
+
 async function perPid(names: string[]): Promise<Map<number, number>> {
   const result = new Map<number, number>();
   for (const name of names) {
     for (const pid of await pidsOf(name)) {
-      const seconds = await cpuSeconds(pid);
+      const seconds = await cpuSecondsWithEndedChildren(pid);
       if (seconds !== null) result.set(pid, seconds);
     }
   }
@@ -71,7 +84,7 @@ export async function cpuSnapshot(servicePid: number): Promise<Snapshot> {
   return {
     at: performance.now(),
     machineBusy: await machineBusySeconds(),
-    service: (await cpuSeconds(servicePid)) ?? 0,
+    service: (await cpuSecondsWithEndedChildren(servicePid)) ?? 0,
     byName: {
       postgres: await perPid(["postgres"]),
       redis: await perPid(["redis-server", "valkey-server"]),

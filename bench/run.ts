@@ -3,8 +3,9 @@
  *
  * One run starts a bare Deno.serve hello-world (the ceiling) and the service in
  * self-hosted mode against real Postgres and Redis (a throwaway database and key
- * prefix), drives load from separate processes (autocannon through npx; small
- * custom clients here for streaming and logins), prints a table and writes
+ * prefix), drives load from separate processes (wrk, or autocannon through npx
+ * when wrk is missing; small custom clients here for streaming and logins;
+ * pgbench for Postgres's own rate of stored turns), prints a table and writes
  * bench/results.json. See the README's "Performance" section.
  *
  * Flags: --embedded (also measure embedded mode), --cpu-prof (service CPU profile
@@ -14,7 +15,9 @@
 import { envSchema } from "../src/config.ts";
 import { renderBudgets, targetBudgets } from "./budget.ts";
 import { type CpuShares, cpuShares, cpuSnapshot } from "./cpu_shares.ts";
-import { AUTOCANNON, ensureAutocannon, type LoadSpec, runLoad } from "./autocannon.ts";
+import type { LoadSpec } from "./autocannon.ts";
+import { chooseLoadGenerator, type LoadGenerator } from "./load.ts";
+import { type PgbenchResult, pgbenchVersion, runPgbench, sampleTurn } from "./pgbench.ts";
 import {
   type Credentials,
   floodLogins,
@@ -38,7 +41,13 @@ import {
   tail,
 } from "./processes.ts";
 import { type ProbeReport, runProbeProcess } from "./probe.ts";
-import { judge, renderTable, type ScenarioResult, type TargetOutcome } from "./report.ts";
+import {
+  EMBEDDED_TARGETS,
+  judge,
+  renderTable,
+  type ScenarioResult,
+  type TargetOutcome,
+} from "./report.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname;
 const RESULTS_FILE = new URL("./results.json", import.meta.url).pathname;
@@ -73,6 +82,11 @@ interface Options {
   cpuProf: boolean;
   strict: boolean;
   only: Set<ScenarioId>;
+  /** BENCH_LOAD_GENERATOR: wrk (default) or autocannon. */
+  loadGeneratorPreference: string | undefined;
+  pgbenchClients: number;
+  /** Chosen in main(). */
+  generator?: LoadGenerator;
 }
 
 function readOptions(args: string[]): Options {
@@ -117,6 +131,8 @@ function readOptions(args: string[]): Options {
     cpuProf: flags.has("--cpu-prof"),
     strict: flags.has("--strict"),
     only,
+    loadGeneratorPreference: Deno.env.get("BENCH_LOAD_GENERATOR") || undefined,
+    pgbenchClients: int("BENCH_PGBENCH_CLIENTS", 8),
   };
 }
 
@@ -185,6 +201,10 @@ function limiterSettings(options: Options): Record<string, string> {
     RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: huge, per_day: huge } }),
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     MAX_STREAMS_PER_PRINCIPAL: String(Math.max(4, options.streamConcurrency)),
+    // Every connection may have a query in flight; the check itself still runs.
+    MAX_CONCURRENT_QUERIES_PER_USER: String(
+      Math.max(8, options.connections, options.streamConcurrency),
+    ),
   };
 }
 
@@ -237,10 +257,11 @@ async function loadScenario(
   server: Server,
 ): Promise<ScenarioResult> {
   const load = { connections: options.connections, ...spec };
-  if (options.warmupSeconds > 0) await runLoad({ ...load, durationSeconds: options.warmupSeconds });
+  const run = options.generator!.run;
+  if (options.warmupSeconds > 0) await run({ ...load, durationSeconds: options.warmupSeconds });
   const cpuBefore = await cpuSeconds(server.pid);
   const sharesBefore = await cpuSnapshot(server.pid);
-  const r = await runLoad({ ...load, durationSeconds: options.durationSeconds });
+  const r = await run({ ...load, durationSeconds: options.durationSeconds });
   const shares = cpuShares(sharesBefore, await cpuSnapshot(server.pid));
   const cpuAfter = await cpuSeconds(server.pid);
   await server.assertRunning(title);
@@ -271,10 +292,13 @@ function cpuPerRequest(before: number | null, after: number | null, requests: nu
 }
 
 function progress(r: ScenarioResult): void {
-  const rps = r.requestsPerSecond === null ? "" : `${r.requestsPerSecond.toFixed(0)} req/s, `;
-  const failed = r.failures > 0 ? `, ${r.failures} FAILED` : "";
-  const cpu = r.cpuMsPerRequest ? `, ${r.cpuMsPerRequest} CPU ms/req` : "";
-  console.log(`  ${r.title}: ${rps}p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${cpu}${failed}`);
+  const parts = [
+    r.requestsPerSecond === null ? "" : `${r.requestsPerSecond.toFixed(0)} req/s`,
+    r.p50Ms === null ? "" : `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+    r.cpuMsPerRequest ? `${r.cpuMsPerRequest} CPU ms/req` : "",
+    r.failures > 0 ? `${r.failures} FAILED` : "",
+  ];
+  console.log(`  ${r.title}: ${parts.filter(Boolean).join(", ")}`);
   const shares = r.detail?.cpu_cores as CpuShares | undefined;
   if (shares) {
     console.log(
@@ -445,6 +469,63 @@ async function loginFloodScenarios(
   return [baseline, result];
 }
 
+/**
+ * pgbench running the turn's statement (bench/pgbench.ts) against the
+ * service's database while the service idles: Postgres's own rate of stored
+ * turns in this run, and `query` req/s as a share of it (`vs_pgbench`).
+ */
+async function pgbenchScenario(
+  options: Options,
+  databaseUrl: string,
+  servicePid: number,
+  query: ScenarioResult,
+): Promise<ScenarioResult | null> {
+  const version = await pgbenchVersion();
+  if (version === null) {
+    console.log(
+      "  WARNING: pgbench is not installed (Debian: apt-get install postgresql-client): " +
+        "no cross-check of query against Postgres's own rate of stored turns",
+    );
+    return null;
+  }
+  const sample = await sampleTurn(databaseUrl);
+  const clients = options.pgbenchClients;
+  if (options.warmupSeconds > 0) {
+    await runPgbench(databaseUrl, sample, clients, options.warmupSeconds);
+  }
+  const before = await cpuSnapshot(servicePid);
+  const p: PgbenchResult = await runPgbench(databaseUrl, sample, clients, options.durationSeconds);
+  const shares = cpuShares(before, await cpuSnapshot(servicePid));
+  const vsPgbench = query.requestsPerSecond === null
+    ? null
+    : round(query.requestsPerSecond / p.transactionsPerSecond, 3);
+  query.detail = { ...query.detail, vs_pgbench: vsPgbench };
+  const postgresMs = p.transactions > 0
+    ? round((shares.postgres * shares.window_s * 1000) / p.transactions, 4)
+    : null;
+  const result: ScenarioResult = {
+    id: "pgbench_turn",
+    title: `pgbench: the turn's statement (${clients} clients)`,
+    requestsPerSecond: p.transactionsPerSecond,
+    p50Ms: null,
+    p99Ms: null,
+    ratio: null,
+    // The server here is Postgres: its CPU per stored turn.
+    cpuMsPerRequest: postgresMs,
+    failures: p.failed,
+    detail: {
+      pgbench: version,
+      transactions: p.transactions,
+      requests: p.transactions,
+      latency_avg_ms: p.latencyMs,
+      cpu_cores: shares,
+    },
+  };
+  progress(result);
+  console.log(`    query req/s over pgbench turns/s: ${vsPgbench}`);
+  return result;
+}
+
 /** One ceiling row: the mean of the runs before and after the request scenarios. */
 function combineCeiling(before: ScenarioResult, after: ScenarioResult): ScenarioResult {
   const rps = (before.requestsPerSecond! + after.requestsPerSecond!) / 2;
@@ -505,13 +586,18 @@ async function main(): Promise<number> {
   let keepLogs = false;
 
   try {
-    const autocannon = await ensureAutocannon();
+    const generator = await chooseLoadGenerator(options.loadGeneratorPreference);
+    options.generator = generator;
     const host = await machine();
     const loadAtStart = await loadAverage();
+    const loadTool = generator.name === "wrk"
+      ? `${generator.version} (-t1)`
+      : `autocannon ${generator.version} on Node ${host.node}`;
     console.log(
       `Gatehouse benchmark: ${host.cpus} CPUs (${host.cpu_model}), Deno ${host.deno}, ` +
-        `${autocannon} on Node ${host.node}`,
+        `load from ${loadTool}`,
     );
+    if (generator.warning) console.log(`  ${generator.warning}`);
     console.log(
       `  ${options.connections} connections, ${options.durationSeconds} s per scenario after ` +
         `a ${options.warmupSeconds} s warm-up; service LOG_LEVEL=${options.logLevel}; logs in ${logDir}`,
@@ -595,6 +681,11 @@ async function main(): Promise<number> {
     const ceilingResult = combineCeiling(ceilingBefore, ceilingAfter);
     const ceilingRps = ceilingResult.requestsPerSecond!;
     const scenarios = [ceilingResult, ...withRatios(requests, ceilingRps)];
+    const query = scenarios.find((r) => r.id === "query_echo");
+    if (query) {
+      const pgbench = await pgbenchScenario(options, database.url, service.pid, query);
+      if (pgbench) scenarios.push(pgbench);
+    }
     if (options.only.has("query_stream")) {
       scenarios.push(await streamScenario(options, service, credentials));
     }
@@ -638,13 +729,21 @@ async function main(): Promise<number> {
       embedded = await embeddedMode(options, logDir, cleanup, ceilingRps, suffix);
     }
 
-    console.log("\nSelf-hosted mode (Postgres + Redis), targets of issue #6:\n");
+    console.log("\nSelf-hosted mode (Postgres + Redis), targets of issue 20:\n");
     console.log(renderTable(scenarios, outcomes, rss));
     if (embedded) {
-      console.log("\nEmbedded mode (PGlite in-process, in-memory limiter), no targets:\n");
+      console.log(
+        "\nEmbedded mode (PGlite in-process, in-memory limiter); its target is idle RSS:\n",
+      );
       console.log(renderTable(embedded.scenarios, [], embedded.rss_mb));
+      for (const o of embedded.targets ?? []) {
+        console.log(
+          `embedded idle RSS right after start: ${o.actual} MB (target ≤ ${o.threshold} MB: ` +
+            `${o.pass ? "met" : "MISSED"})`,
+        );
+      }
     }
-    const missed = outcomes.filter((o) => !o.pass);
+    const missed = [...outcomes, ...(embedded?.targets ?? [])].filter((o) => !o.pass);
     console.log(
       missed.length === 0
         ? "\nAll targets met."
@@ -665,7 +764,12 @@ async function main(): Promise<number> {
             load_average_start: loadAtStart,
             load_average_end: await loadAverage(),
           },
-          load_generator: AUTOCANNON,
+          load_generator: {
+            name: generator.name,
+            version: generator.version,
+            threads: generator.name === "wrk" ? 1 : null,
+            ...(generator.warning ? { warning: generator.warning } : {}),
+          },
           settings: {
             connections: options.connections,
             duration_s: options.durationSeconds,
@@ -737,8 +841,15 @@ async function embeddedMode(
     ceilingRps,
   );
   const rss = megabytes(await residentSetBytes(server.pid));
+  console.log(`  RSS: ${idleRss} MB idle right after start, ${rss} MB after the request scenarios`);
   await server.stop();
-  return { scenarios, rss_mb: rss, idle_rss_mb: idleRss };
+  return {
+    scenarios,
+    rss_mb: rss,
+    idle_rss_mb: idleRss,
+    rss_after_request_scenarios_mb: rss,
+    targets: judge(scenarios, idleRss, EMBEDDED_TARGETS),
+  };
 }
 
 if (import.meta.main) {

@@ -28,6 +28,7 @@ import { registerQueryRoutes } from "./routes/query.ts";
 import { registerUsageRoutes } from "./routes/usage.ts";
 import { registerUserContextRoutes } from "./routes/user_context.ts";
 import { registerUserRoutes } from "./routes/users.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
@@ -107,6 +108,7 @@ export function createApp(services: Services): App {
   registerConversationRoutes(app);
   registerChatSocketRoutes(app);
   registerUsageRoutes(app);
+  registerWebhookRoutes(app);
   registerAdminRoutes(app);
   registerOpenAiRoutes(app);
 
@@ -149,6 +151,11 @@ export function createApp(services: Services): App {
       { name: "query", description: "LLM queries and models." },
       { name: "chat", description: "Conversations, streaming and consent." },
       { name: "usage", description: "Usage and cost accounting." },
+      {
+        name: "webhooks",
+        description:
+          "Signed event deliveries (Standard Webhooks): quota thresholds, expiring keys, security events.",
+      },
       { name: "admin", description: "Administration." },
       {
         name: "openai",

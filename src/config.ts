@@ -22,6 +22,37 @@ const url = (protocols: string[]) =>
 
 const csv = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `5s,30s,2m` into milliseconds; units ms, s, m, h, d; `none` means no retries. */
+export function parseDurations(text: string): number[] {
+  if (text.trim() === "none") return [];
+  return text.split(",").map((part) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(part.trim());
+    if (!match) throw new Error(`'${part.trim()}' is not a duration like 500ms, 5s, 2m, 1h or 1d`);
+    const ms = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    if (ms > 7 * 86_400_000) throw new Error(`'${part.trim()}' is longer than 7 days`);
+    return ms;
+  });
+}
+
+const durations = z.string().transform((text, ctx) => {
+  try {
+    const list = parseDurations(text);
+    if (list.length > 20) throw new Error("at most 20 delays");
+    return list;
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
 const jsonText = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;
@@ -89,6 +120,19 @@ export const envSchema = z.object({
   SEED_DEMO: bool.optional(),
   ADMIN_EMAIL: z.email().max(254).optional(),
   ADMIN_PASSWORD: z.string().min(1).max(1024).optional(),
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_RETRY_SCHEDULE: durations.default([
+    5_000,
+    30_000,
+    120_000,
+    600_000,
+    3_600_000,
+    21_600_000,
+  ]),
+  WEBHOOK_SWEEP_INTERVAL_S: int(1, 86_400).default(300),
+  WEBHOOK_POLL_INTERVAL_MS: int(10, 60_000).default(1000),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -21,6 +21,7 @@ export const SCOPES = [
   "chatbots:write",
   "usage:read",
   "keys:write",
+  "webhooks:write",
   "admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -30,9 +31,12 @@ export function scopesOfRole(role: Role): Scope[] {
   return role === "admin" ? [...SCOPES] : SCOPES.filter((s) => s !== "admin");
 }
 
-/** A key created without `scopes` gets its owner's scopes minus the dangerous two. */
+/** Scopes a key gets only when asked for by name, never by default. */
+const EXPLICIT_ONLY: readonly Scope[] = ["admin", "keys:write", "webhooks:write"];
+
+/** A key created without `scopes` gets its owner's scopes minus the explicit-only ones. */
 export function defaultKeyScopes(role: Role): Scope[] {
-  return scopesOfRole(role).filter((s) => s !== "admin" && s !== "keys:write");
+  return scopesOfRole(role).filter((s) => !EXPLICIT_ONLY.includes(s));
 }
 
 export function roleAtLeast(role: Role, minimum: Role): boolean {

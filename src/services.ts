@@ -12,6 +12,7 @@ import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
+import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
@@ -30,6 +31,8 @@ export interface Services {
   metrics: GatehouseMetrics;
   models: ModelRegistry;
   llm: LlmRouter;
+  /** Webhook endpoints' events, outbox worker and expiry sweep. */
+  webhooks: Webhooks;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -40,6 +43,12 @@ export interface BuildOptions {
   schema?: string;
   /** Skip applying migrations (the `migrate` task applies them itself). */
   skipMigrations?: boolean;
+  /** Share an open database instead of connecting (a second instance in one process). */
+  database?: Database;
+  /** Resolves webhook hosts (tests pass a stub so no real DNS is needed). */
+  webhookResolver?: Resolver;
+  /** Start the webhook delivery worker and expiry sweep (default true). */
+  webhookWorker?: boolean;
 }
 
 export async function createServices(
@@ -47,8 +56,9 @@ export async function createServices(
   options: BuildOptions = {},
 ): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const db = await connectDatabase(config, log, { schema: options.schema });
-  const closers: (() => Promise<void>)[] = [() => db.close()];
+  const db = options.database ?? await connectDatabase(config, log, { schema: options.schema });
+  // A database handed in belongs to whoever opened it.
+  const closers: (() => Promise<void>)[] = options.database ? [] : [() => db.close()];
   const close = async () => {
     for (const closer of closers.reverse()) {
       try {
@@ -60,10 +70,19 @@ export async function createServices(
   };
   try {
     if (!options.skipMigrations) await migrate(db.sql, log);
-    const tokens = await createTokenService(await resolveJwtSettings(config));
+    const jwtSettings = await resolveJwtSettings(config);
+    const tokens = await createTokenService(jwtSettings);
     const authenticator = new Authenticator(db.sql, tokens, config, log);
     closers.push(() => authenticator.close());
-    const sessions = new SessionService(db.sql, tokens, config, authenticator);
+    // Webhook signing secrets are sealed with a key derived from the service secret.
+    const webhooks = new Webhooks(db.sql, config, log, {
+      resolver: options.webhookResolver,
+      sealingSecret: jwtSettings.secret ?? jwtSettings.privateKeyPem!,
+      previousSealingSecrets: jwtSettings.previousSecrets ?? [],
+    });
+    const sessions = new SessionService(db.sql, tokens, config, authenticator, {
+      onRefreshReuse: (tx, reuse) => webhooks.refreshReused(tx, reuse),
+    });
     const limits = new RateLimitPolicies(
       await createLimiterStore(config, log),
       config.rateLimitTiers,
@@ -81,6 +100,10 @@ export async function createServices(
     if (config.echoModels) {
       log.info("echo models enabled: a deterministic development provider, not a real LLM");
     }
+    if (options.webhookWorker ?? true) {
+      webhooks.start();
+      closers.push(() => webhooks.stop());
+    }
     return {
       config,
       log,
@@ -91,9 +114,13 @@ export async function createServices(
       authenticator,
       sessions,
       limits,
-      loginGuard: new LoginGuard(limits, log),
+      loginGuard: new LoginGuard(limits, log, {
+        // Once per lockout: the guard calls it for the failure that took the last slot.
+        onAccountLocked: (locked) => webhooks.loginLocked(locked.userId),
+      }),
       models,
       llm: new LlmRouter(models, { streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS }),
+      webhooks,
       metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,

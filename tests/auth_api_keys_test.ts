@@ -22,7 +22,7 @@ Deno.test("API keys", async (t) => {
           "query",
           "usage:read",
         ],
-        "default scopes: the role's minus admin and keys:write",
+        "default scopes: the role's minus admin, keys:write and webhooks:write",
       );
     });
 

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { startTestApp } from "./support/harness.ts";
 import { createKey, registerUser } from "./support/users.ts";
 
-Deno.test("no password, API key, refresh token or access token is stored in plain text", async () => {
-  const h = await startTestApp();
+Deno.test("no password, API key, refresh token, access token or webhook secret is stored in plain text", async () => {
+  // No webhook worker: the endpoint below is an address that must not be dialled.
+  const h = await startTestApp({}, { build: { webhookWorker: false } });
   try {
     const user = await registerUser(h);
     const key = await createKey(h, user, { name: "at-rest" });
@@ -13,6 +14,12 @@ Deno.test("no password, API key, refresh token or access token is stored in plai
       token: user.accessToken,
     });
     const { ticket: wsTicket } = await ticket.json();
+    const hook = await (await h.json("POST", "/v1/webhooks", {
+      url: "https://93.184.215.14/hook",
+      events: ["webhook.test"],
+    }, { token: user.accessToken })).json();
+    const webhookSecret: string = hook.secret;
+    assert.match(webhookSecret, /^whsec_/);
     const secrets = [
       user.password,
       key.key,
@@ -20,6 +27,9 @@ Deno.test("no password, API key, refresh token or access token is stored in plai
       refreshed.refresh_token,
       user.accessToken,
       wsTicket,
+      webhookSecret,
+      // The key material alone, without its prefix.
+      webhookSecret.slice("whsec_".length),
     ];
 
     const tables = await h.services.sql<{ table_name: string }[]>`

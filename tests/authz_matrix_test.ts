@@ -27,11 +27,16 @@ async function ownEverything(h: TestApp, user: TestUser) {
     approved: true,
   });
   const consent = (await call(h, "GET", "/v1/consents", user)).body.items[0].id as string;
+  // A public IP literal: no DNS needed, and no event is ever sent to it here.
+  const webhook = (await call(h, "POST", "/v1/webhooks", user, {
+    url: "https://93.184.215.14/hook",
+    events: ["webhook.test"],
+  })).body.id as string;
   // A fresh pending request (the first one was answered) for the respond probe.
   await call(h, "PATCH", `/v1/chatbots/${bot.id}`, user, { context_fields: ["secret", "x"] });
   const request = (await context(h, user, user.id, { chatbot_id: bot.id })).body.requires_consent
     .consent_request_id as string;
-  return { bot: bot.id, conversation, consent, request };
+  return { bot: bot.id, conversation, consent, request, webhook };
 }
 
 /** Row snapshot of what the victim owns, to prove the probes changed nothing. */
@@ -43,6 +48,8 @@ async function snapshot(h: TestApp, userId: string) {
     chatbots: await sql`select id, name, context_fields from chatbots where user_id = ${userId}`,
     consents: await sql`select id, revoked_at from consents where user_id = ${userId}`,
     requests: await sql`select id, status from consent_requests where user_id = ${userId}`,
+    webhooks: await sql`select id, url, disabled from webhooks where user_id = ${userId}`,
+    webhookEvents: await sql`select id from webhook_events where user_id = ${userId}`,
   };
 }
 
@@ -86,6 +93,22 @@ Deno.test("authz: BOLA, another user's objects are 404 like missing ones", async
         { name: "pwned" },
       ],
       ["deleteChatbot", "DELETE", `/v1/chatbots/${bobs.bot}`, `/v1/chatbots/${missing}`],
+      ["getWebhook", "GET", `/v1/webhooks/${bobs.webhook}`, `/v1/webhooks/${missing}`],
+      [
+        "updateWebhook",
+        "PATCH",
+        `/v1/webhooks/${bobs.webhook}`,
+        `/v1/webhooks/${missing}`,
+        { disabled: true },
+      ],
+      ["deleteWebhook", "DELETE", `/v1/webhooks/${bobs.webhook}`, `/v1/webhooks/${missing}`],
+      ["testWebhook", "POST", `/v1/webhooks/${bobs.webhook}/test`, `/v1/webhooks/${missing}/test`],
+      [
+        "listWebhookDeliveries",
+        "GET",
+        `/v1/webhooks/${bobs.webhook}/deliveries`,
+        `/v1/webhooks/${missing}/deliveries`,
+      ],
       ["revokeConsent", "DELETE", `/v1/consents/${bobs.consent}`, `/v1/consents/${missing}`],
       [
         "getUserContext with their chatbot",
@@ -127,6 +150,8 @@ Deno.test("authz: BOLA, another user's objects are 404 like missing ones", async
       assert.equal(bots.body.total, 0);
       const consents = await call(h, "GET", "/v1/consents", alice);
       assert.equal(consents.body.total, 0);
+      const webhooks = await call(h, "GET", "/v1/webhooks", alice);
+      assert.equal(webhooks.body.total, 0);
     });
 
     await t.step("nothing of the victim changed", async () => {

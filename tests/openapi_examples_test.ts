@@ -87,7 +87,7 @@ Deno.test("OpenAPI: every operation has a description and a request example", as
 });
 
 Deno.test("OpenAPI: each request example succeeds on a fresh embedded instance", async (t) => {
-  const h = await startTestApp();
+  const h = await startTestApp({ WEBHOOK_ALLOW_PRIVATE: "true" });
   try {
     const doc = await (await h.request("/openapi.json")).json();
     const ops = new Map(operationsOf(doc).map((op) => [op.operationId, op]));
@@ -182,6 +182,32 @@ Deno.test("OpenAPI: each request example succeeds on a fresh embedded instance",
         200,
         run("respondToConsent", {}, token, { consent_request_id: consent.consent_request_id }),
       );
+    });
+
+    await t.step("webhooks with the examples (their URL must resolve: online only)", async () => {
+      // The example URL's host must resolve to a public address; offline, the one refusal
+      // allowed is exactly that, so the example is otherwise valid.
+      const created = await run("createWebhook", {}, token);
+      if (created.status === 201) {
+        checked.add("createWebhook");
+        await expect(
+          "updateWebhook",
+          200,
+          run("updateWebhook", { webhook_id: created.body!.id as string }, token),
+        );
+        return;
+      }
+      assert.equal(created.status, 422, JSON.stringify(created.body));
+      assert.match(JSON.stringify(created.body), /does not resolve/);
+      checked.add("createWebhook");
+      // This app allows private destinations, so a literal loopback address is accepted.
+      const res = await h.json("POST", "/v1/webhooks", {
+        url: "https://127.0.0.1/hook",
+        events: ["quota.threshold"],
+      }, { token });
+      assert.equal(res.status, 201);
+      const hook = await res.json();
+      await expect("updateWebhook", 200, run("updateWebhook", { webhook_id: hook.id }, token));
     });
 
     await t.step("changePassword and logout with the examples", async () => {

@@ -61,6 +61,18 @@ async function populate(h: TestApp, user: TestUser, other: TestUser) {
   assert.equal(query.status, 200, JSON.stringify(query.body));
   const ticket = await call(h, "POST", "/v1/chat/ws-ticket", user);
   assert.equal(ticket.status, 201, JSON.stringify(ticket.body));
+  // A webhook endpoint (public IP literal, nothing is sent to it) and an event about the user.
+  const hook = await call(h, "POST", "/v1/webhooks", user, {
+    url: "https://93.184.215.14/hook",
+    events: ["webhook.test"],
+    description: `hooks of ${user.email}`,
+  });
+  assert.equal(hook.status, 201, JSON.stringify(hook.body));
+  await h.services.webhooks.emit(h.services.sql, {
+    type: "security.login_locked",
+    userId: user.id,
+    data: { user_id: user.id },
+  });
   // Another user's conversation that points at this user's chatbot.
   const foreign = await seedConversation(h, other.id, [{ role: "user", content: "hey" }], bot.id);
   return { bot, key, foreign };

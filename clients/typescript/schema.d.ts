@@ -800,6 +800,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints (never the secrets)
+         * @description Your own endpoints, newest first; admins may pass `user_id`.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook endpoint (the secret is shown once)
+         * @description Subscribes a URL to events. The URL must be https (unless the operator allows http) and its host must resolve only to public addresses; refused URLs are a 422. At most 20 endpoints per user (409 beyond). `all_users` (admin only) receives events about every user.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint (never the secret)
+         * @description Owner or admin; anyone else's is a 404.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Owner or admin. Pending deliveries are cancelled.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint, or re-enable it
+         * @description Owner or admin. A new `url` is checked like at creation. `disabled: false` re-enables an endpoint that was disabled after failing.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description One row per event and endpoint, newest first, with its attempts so far, status and the last answer's HTTP status.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a webhook.test event
+         * @description Queues a `webhook.test` event for this endpoint only. A disabled endpoint is a 409.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -870,7 +962,7 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             revoked_at: string | null;
-            scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
+            scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
             /**
              * @description First 8 characters, for display.
              * @example gate_3fA
@@ -1345,7 +1437,7 @@ export interface components {
              */
             rate_limit_per_minute?: number;
             /** @description Default: the role's scopes minus admin and keys:write; for a chatbot-bound key `query` and `chat` (a bound key may hold only `query`, `chat`, `chatbots:read`, `usage:read`). A key creating a key grants only scopes it holds. */
-            scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
+            scopes?: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
             /**
              * @description Admin only.
              * @example free
@@ -1373,6 +1465,33 @@ export interface components {
              * @example gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c
              */
             key: string;
+        };
+        CreatedWebhook: components["schemas"]["Webhook"] & {
+            /**
+             * @description Signing secret (`whsec_` + base64 of 32 bytes). Shown only in this response.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc=
+             */
+            secret: string;
+        };
+        CreateWebhookRequest: {
+            /** @description Admin only. */
+            all_users?: boolean;
+            /** @example Budget alerts to the ops channel */
+            description?: string;
+            /**
+             * @description Event types to receive; duplicates are collapsed.
+             * @example [
+             *       "quota.threshold",
+             *       "security.refresh_reuse"
+             *     ]
+             */
+            events: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
+            /**
+             * Format: uri
+             * @description https only (unless WEBHOOK_ALLOW_HTTP); no credentials; the host must resolve to public addresses.
+             * @example https://hooks.example.com/gatehouse
+             */
+            url: string;
         };
         DbStatus: {
             database: {
@@ -1807,6 +1926,29 @@ export interface components {
              */
             tier?: string;
         };
+        UpdateWebhookRequest: {
+            /**
+             * @description null clears it.
+             * @example Budget alerts to the ops channel
+             */
+            description?: string | null;
+            /** @description `false` re-enables a disabled endpoint (its failure count starts afresh). */
+            disabled?: boolean;
+            /**
+             * @description Event types to receive; duplicates are collapsed.
+             * @example [
+             *       "quota.threshold",
+             *       "security.refresh_reuse"
+             *     ]
+             */
+            events?: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
+            /**
+             * Format: uri
+             * @description https only (unless WEBHOOK_ALLOW_HTTP); no credentials; the host must resolve to public addresses.
+             * @example https://hooks.example.com/gatehouse
+             */
+            url?: string;
+        };
         UsageReport: {
             /**
              * Format: date-time
@@ -2009,6 +2151,101 @@ export interface components {
             /** Format: int32 */
             total: number;
         };
+        Webhook: {
+            /** @description An admin's endpoint that receives events about every user. */
+            all_users: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            created_at: string;
+            description: string | null;
+            /** @description Disabled by its owner, or after its last 20 deliveries failed. */
+            disabled: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            disabled_at: string | null;
+            events: ("quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test")[];
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            updated_at: string;
+            /** @example https://hooks.example.com/gatehouse */
+            url: string;
+            /** Format: uuid */
+            user_id: string;
+        };
+        WebhookDelivery: {
+            /**
+             * Format: int32
+             * @description Attempts made so far.
+             */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The `webhook-id` header of every attempt.
+             */
+            event_id: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            last_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: int32
+             * @description HTTP status of the last answer; null when none came.
+             */
+            response_status: number | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            /**
+             * @example quota.threshold
+             * @enum {string}
+             */
+            type: "quota.threshold" | "api_key.expiring" | "security.refresh_reuse" | "security.login_locked" | "webhook.test";
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            /** Format: int32 */
+            limit: number;
+            /** Format: int32 */
+            offset: number;
+            /** Format: int32 */
+            total: number;
+        };
+        WebhookPage: {
+            items: components["schemas"]["Webhook"][];
+            /** Format: int32 */
+            limit: number;
+            /** Format: int32 */
+            offset: number;
+            /** Format: int32 */
+            total: number;
+        };
+        WebhookTestAccepted: {
+            /**
+             * Format: uuid
+             * @description The `webhook-id` the delivery carries.
+             */
+            event_id: string;
+        };
         Whoami: {
             principal: {
                 /** Format: uuid */
@@ -2025,7 +2262,7 @@ export interface components {
                  * @enum {string}
                  */
                 role: "user" | "moderator" | "admin";
-                scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "admin")[];
+                scopes: ("query" | "chat" | "profile:read" | "profile:write" | "chatbots:read" | "chatbots:write" | "usage:read" | "keys:write" | "webhooks:write" | "admin")[];
                 /** Format: uuid */
                 session_id?: string;
                 /** @example free */
@@ -10798,6 +11035,1556 @@ export interface operations {
             };
             /** @description Body must be application/json. */
             415: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description Admin only: another user's endpoints. */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Endpoints. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/gatehouse",
+                 *       "events": [
+                 *         "quota.threshold",
+                 *         "security.login_locked"
+                 *       ],
+                 *       "description": "Alerts for the ops channel"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; `secret` is shown only here. */
+            201: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body must be application/json. */
+            415: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         "quota.threshold"
+                 *       ],
+                 *       "disabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body must be application/json. */
+            415: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestAccepted"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
                     "Access-Control-Allow-Origin"?: string;

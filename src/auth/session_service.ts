@@ -32,6 +32,11 @@ export interface RequestMeta {
   requestId: string;
 }
 
+export interface SessionHooks {
+  /** A rotated refresh token came back: runs in the transaction that revokes the family. */
+  onRefreshReuse?(db: Db, reuse: { userId: string; sessionId: string }): Promise<void>;
+}
+
 type RefreshOutcome =
   | { kind: "ok"; pair: TokenPair }
   | { kind: "denied"; message: string };
@@ -43,6 +48,7 @@ export class SessionService {
     private readonly tokens: TokenService,
     private readonly config: Config,
     private readonly authenticator: Authenticator,
+    private readonly hooks: SessionHooks = {},
   ) {}
 
   /** One session per login, with the first refresh token of its family. */
@@ -132,6 +138,7 @@ export class SessionService {
         requestId: meta.requestId,
         detail: { session_id: session.id },
       });
+      await this.hooks.onRefreshReuse?.(tx, { userId: session.user_id, sessionId: session.id });
       return { kind: "denied", message: "Refresh token reuse detected; the session was revoked." };
     });
     if (outcome.kind === "denied") throw new ApiError("unauthorized", outcome.message);

@@ -135,3 +135,15 @@ export async function touchApiKeys(sql: Db, touches: Map<string, Date>): Promise
     from (select unnest(${ids}::uuid[]) as id, unnest(${times}::timestamptz[]) as t) v
     where k.id = v.id`;
 }
+
+/** Live keys whose expiry falls between now and `until` (the expiry-warning sweep). */
+export async function apiKeysExpiringBefore(
+  sql: Db,
+  until: Date,
+): Promise<{ id: string; user_id: string; expires_at: Date }[]> {
+  const rows = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
+    select id, user_id, expires_at from api_keys
+    where revoked_at is null and expires_at > now() and expires_at <= ${until}
+    order by expires_at`;
+  return [...rows];
+}

@@ -3,7 +3,7 @@ import { createApp } from "../../src/app.ts";
 import type { App } from "../../src/http/env.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
-import { createServices, type Services } from "../../src/services.ts";
+import { type BuildOptions, createServices, type Services } from "../../src/services.ts";
 import { deleteKeys } from "./redis_keys.ts";
 
 /** Real services in CI when set; embedded PGlite and in-memory limits otherwise. */
@@ -20,6 +20,8 @@ export interface TestApp {
   services: Services;
   config: Config;
   log: CapturedLog;
+  /** The Postgres schema this app lives in (real Postgres only). */
+  schema?: string;
   /** In-process request, as if from `ip` (default 203.0.113.10). */
   request(path: string, init?: RequestInit & { ip?: string }): Promise<Response>;
   /** JSON request helper: sets Content-Type and serialises `body`. */
@@ -81,14 +83,32 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   return { ...env, ...overrides };
 }
 
+export interface StartOptions {
+  extend?: (app: App) => void;
+  /** Extra service options (e.g. a webhook resolver stub, a shared database). */
+  build?: Omit<BuildOptions, "log" | "schema">;
+  /** Live in this existing schema (another instance's); it is not dropped on close. */
+  schema?: string;
+  /** Leave the schema in place on close (a restart test starts a new app on it). */
+  keepSchema?: boolean;
+}
+
 export async function startTestApp(
   overrides: Record<string, string> = {},
-  options: { extend?: (app: App) => void } = {},
+  options: StartOptions = {},
 ): Promise<TestApp> {
   const config = loadConfig(testEnv(overrides));
   const { logger, captured } = captureLogger();
-  const schema = config.DATABASE_URL ? await createSchema(config.DATABASE_URL) : undefined;
-  const services = await createServices(config, { log: logger, schema: schema?.schema });
+  const schema = options.schema
+    ? { schema: options.schema, drop: () => Promise.resolve() }
+    : config.DATABASE_URL && !options.build?.database
+    ? await createSchema(config.DATABASE_URL)
+    : undefined;
+  const services = await createServices(config, {
+    ...options.build,
+    log: logger,
+    schema: schema?.schema,
+  });
   const app = createApp(services);
   options.extend?.(app);
   const request = (path: string, init: RequestInit & { ip?: string } = {}) => {
@@ -102,6 +122,7 @@ export async function startTestApp(
     services,
     config,
     log: captured,
+    schema: schema?.schema,
     request,
     json: (method, path, body, init = {}) => {
       const { token, ...rest } = init;
@@ -117,7 +138,7 @@ export async function startTestApp(
     },
     close: async () => {
       await services.close();
-      await schema?.drop();
+      if (!options.keepSchema) await schema?.drop();
       if (
         TEST_REDIS_URL && config.REDIS_URL === TEST_REDIS_URL &&
         config.rateLimitBackend !== "memory"
