@@ -9,10 +9,13 @@ import { requireJsonBodies } from "./middleware/json_content_type.ts";
 import { RouteMethods } from "./middleware/method_not_allowed.ts";
 import { requestContext } from "./middleware/request_context.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
+import { refuseUnstorableInput } from "./middleware/storable_input.ts";
+import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api_keys.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerAuthHealthRoutes } from "./routes/auth_health.ts";
+import { registerSessionRoutes } from "./routes/sessions.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
 import { registerChatbotRoutes } from "./routes/chatbots.ts";
@@ -90,6 +93,7 @@ export function createApp(services: Services): App {
   const isRouted = (method: string, path: string) => routeMethods.allowedFor(path).includes(method);
   app.use("/v1/*", requireJsonBodies(isRouted));
   app.use("/openai/v1/*", requireJsonBodies(isRouted));
+  app.use("*", refuseUnstorableInput());
 
   // The API surface, one line per area.
   registerHealthRoutes(app);
@@ -97,6 +101,7 @@ export function createApp(services: Services): App {
   registerWellKnownRoutes(app);
   registerAuthHealthRoutes(app);
   registerAuthRoutes(app);
+  registerSessionRoutes(app);
   registerApiKeyRoutes(app);
   registerUserRoutes(app);
   registerUserContextRoutes(app);
@@ -125,7 +130,7 @@ export function createApp(services: Services): App {
     description: "An API key (gate_...). Never accepted in the URL.",
   });
 
-  app.doc31("/openapi.json", (c) => ({
+  const documentConfig = {
     openapi: "3.1.0",
     info: {
       title: "Gatehouse API",
@@ -136,7 +141,8 @@ export function createApp(services: Services): App {
       contact: { name: "Gatehouse", url: "https://github.com/gatehouse" },
     },
     servers: [{
-      url: config.PUBLIC_URL ?? new URL(c.req.url).origin,
+      // Never the request's Host header: Swagger UI would send pasted tokens there.
+      url: config.PUBLIC_URL ?? "/",
       description: config.mode === "embedded"
         ? "Local development server"
         : "Production (this deployment)",
@@ -164,7 +170,14 @@ export function createApp(services: Services): App {
           "Errors here use OpenAI's shape `{error: {message, type, param, code}}`.",
       },
     ],
-  }));
+  };
+  // Built once, on first request (every route is registered by then): the
+  // document never depends on the request, and building it is costly.
+  let document: string | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= JSON.stringify(app.getOpenAPI31Document(documentConfig));
+    return c.body(document, 200, { "Content-Type": "application/json" });
+  });
   registerDocsRoutes(app);
 
   app.notFound((c) => {
@@ -176,7 +189,7 @@ export function createApp(services: Services): App {
         new ApiError("method_not_allowed", `${c.req.method} is not allowed on this path.`),
       );
     }
-    return errorResponse(c, new ApiError("not_found", "No such route."));
+    return errorResponse(c, ApiError.notFound("route"));
   });
 
   app.onError((error, c) => {
@@ -195,6 +208,13 @@ export function createApp(services: Services): App {
       const code = error.status === 413 ? "payload_too_large" : "bad_request";
       const message = code === "bad_request" ? "Malformed request: " + error.message : undefined;
       return errorResponse(c, new ApiError(code, message));
+    }
+    if (isDatabaseUnavailable(error)) {
+      services.log.warn("database unavailable", { request_id: c.get("requestId"), error });
+      return errorResponse(
+        c,
+        new ApiError("service_unavailable", "The database is unavailable; try again shortly."),
+      );
     }
     services.log.error("unhandled error", { request_id: c.get("requestId"), error });
     return errorResponse(c, new ApiError("internal_error"));

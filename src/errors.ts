@@ -52,6 +52,23 @@ export class ApiError extends Error {
     this.headers = options?.headers;
   }
   readonly headers?: Record<string, string>;
+
+  /** 422 `validation_error` on one field, in the same shape as a schema failure. */
+  static invalid(path: string | (string | number)[], message: string): ApiError {
+    return ApiError.issues([{ path: typeof path === "string" ? [path] : path, message }]);
+  }
+
+  /** 422 `validation_error` listing every issue. */
+  static issues(issues: readonly { path: PropertyKey[]; message: string }[]): ApiError {
+    return new ApiError("validation_error", undefined, {
+      issues: issues.map((i) => ({ path: i.path, message: i.message })),
+    });
+  }
+
+  /** 404 `not_found`: "No such <what>." (missing and not-yours look the same). */
+  static notFound(what: string): ApiError {
+    return new ApiError("not_found", `No such ${what}.`);
+  }
 }
 
 export const ErrorSchema = z

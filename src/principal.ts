@@ -43,6 +43,16 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(minimum);
 }
 
+/**
+ * What a principal was authenticated with, kept where the credential itself
+ * cannot be (a WebSocket ticket), so its current state can be asked again:
+ * the API key by the hash of the exact secret presented (a rolled-away secret
+ * stops working when its grace ends), or the session behind the access token.
+ */
+export type CredentialRef =
+  | { type: "api_key"; keyHash: string }
+  | { type: "session"; sessionId: string; userId: string };
+
 /** Who is calling, resolved once per request by the auth middleware. */
 export interface Principal {
   type: "user" | "api_key";

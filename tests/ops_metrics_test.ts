@@ -6,7 +6,8 @@ import { MAX_SERIES_PER_METRIC, Registry } from "../src/metrics/registry.ts";
 import { enforceDecision } from "../src/ratelimit/enforce.ts";
 import { failOpenOutcome } from "../src/ratelimit/outcome.ts";
 import type { Services } from "../src/services.ts";
-import { startTestApp, type TestApp } from "./support/harness.ts";
+import { startTestApp, TEST_DATABASE_URL, type TestApp } from "./support/harness.ts";
+import { startSelfHostedTestApp } from "./support/self_hosted.ts";
 import { createKey, registerUser } from "./support/users.ts";
 
 const METRICS_TOKEN = "metrics-token-" + crypto.randomUUID();
@@ -297,14 +298,56 @@ Deno.test("/metrics over HTTP", async (t) => {
   }
 });
 
-Deno.test("/metrics is public when METRICS_TOKEN is unset", async () => {
-  const h = await startTestApp();
+Deno.test("/metrics without METRICS_TOKEN is open in embedded mode only", async () => {
+  const h = await startTestApp(TEST_DATABASE_URL ? { METRICS_TOKEN } : {});
   try {
-    assert.equal(h.config.METRICS_TOKEN, undefined);
-    const res = await h.request("/metrics");
+    const headers = TEST_DATABASE_URL ? { authorization: `Bearer ${METRICS_TOKEN}` } : undefined;
+    const res = await h.request("/metrics", { headers });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^# HELP gatehouse_build_info /m);
   } finally {
     await h.close();
+  }
+  // Embedded mode proper (no DATABASE_URL), in both CI modes.
+  const embedded = await startTestApp({ DATABASE_URL: "", DATA_DIR: "memory://" });
+  try {
+    assert.equal(embedded.config.mode, "embedded");
+    assert.equal(embedded.config.METRICS_TOKEN, undefined);
+    const res = await embedded.request("/metrics");
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await embedded.close();
+  }
+});
+
+Deno.test("/metrics outside embedded mode answers only with METRICS_TOKEN, and is 404 without one", async () => {
+  const unset = await startSelfHostedTestApp();
+  try {
+    assert.notEqual(unset.config.mode, "embedded");
+    assert.equal(unset.config.METRICS_TOKEN, undefined);
+    const res = await unset.request("/metrics");
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).error, "not_found");
+    const guessed = await unset.request("/metrics", {
+      headers: { authorization: "Bearer anything-at-all-here" },
+    });
+    assert.equal(guessed.status, 404);
+    await guessed.body?.cancel();
+  } finally {
+    await unset.close();
+  }
+  const set = await startSelfHostedTestApp({ METRICS_TOKEN });
+  try {
+    const denied = await set.request("/metrics");
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const res = await set.request("/metrics", {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await set.close();
   }
 });

@@ -5,7 +5,7 @@
  * REST protocol).
  */
 import assert from "node:assert/strict";
-import { keyReachRefusal } from "../src/auth/access_policy.ts";
+import { keyReachRefusal } from "../src/auth/access.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api_key_format.ts";
 import type { Principal } from "../src/principal.ts";
 import { insertApiKey } from "../src/db/api_keys.ts";

@@ -527,11 +527,11 @@ export interface paths {
          * Get a ticket to open the chat WebSocket
          * @description Browsers cannot set headers on a WebSocket, so the socket is opened with a single-use ticket valid for 30 seconds: `GET /v1/chat/ws?ticket=<ticket>` with `Upgrade: websocket`. The socket acts as the caller who created the ticket.
          *
-         *     Refusals before the upgrade: 403 when the `Origin` header is present and not listed in CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used or expired ticket; 503 while the server shuts down.
+         *     Refusals before the upgrade: 403 when the `Origin` header is present and not listed in CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used or expired ticket, or one whose credential no longer stands (revoked, rolled away, session ended); 403 for a disabled account or without the `chat` scope; 503 while the server shuts down.
          *
          *     Client messages (JSON text): `{type:"message", message, conversation_id?, chatbot_id?}` and `{type:"ping"}`. Server messages (JSON, each with `type`): `conversation_id` {conversation_id}, `consent_required` {consent_request_id, chatbot_id, fields, purpose}, `chunk` {model, delta}, `done` (the sendChatMessage body), `error` {error, message}, `pong`. `tool_calls` and `results` are reserved for tool use; no tools are configured, so they are not sent.
          *
-         *     Each chat message passes the same gates as HTTP: the credential must still be valid (else `error` unauthorized and close 1008), the per-caller rate limit, the `chat` scope, MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per socket. Pings are not rate-limited. On shutdown sockets close with 1001.
+         *     Each chat message passes the same gates as HTTP, against the credential's current state: it must still be valid (else `error` unauthorized and close 1008), the per-caller rate limit, the `chat` scope, role and chatbot binding as they are now, MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per socket. Pings are not rate-limited. The socket also re-checks its credential every few seconds and closes with 1008 within 5 s once it is revoked, rolled away, ended, or its role, scopes or binding change. A frame longer than MAX_PROMPT_CHARS + 4096 characters closes the socket with 1009. On shutdown sockets close with 1001.
          */
         post: operations["createWsTicket"];
         delete?: never;

@@ -3,7 +3,7 @@
  * `deno task admin` command. Without it a self-hosted instance could make
  * users but never an admin, short of SQL.
  */
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import { revokeAllSessions } from "../db/sessions.ts";
 import { findUserByEmail, promoteToAdmin, upsertAdmin } from "../db/users.ts";
@@ -13,6 +13,9 @@ import { checkPasswordPolicy, hashPassword, type ScryptParams } from "./password
 export class AdminBootstrapError extends Error {
   override name = "AdminBootstrapError";
 }
+
+/** Start-up and the command line act outside any HTTP request. */
+const NO_REQUEST = { ip: null, requestId: null };
 
 export type AdminOutcome = "created" | "promoted" | "unchanged";
 
@@ -59,11 +62,12 @@ export async function ensureAdmin(
       return { outcome: "unchanged" as const, userId: winner?.id ?? null };
     }
     if (result.outcome === "promoted") await revokeAllSessions(tx, result.user.id, "role_change");
-    await recordAuditEvent(tx, {
-      action: result.outcome === "created" ? "admin.bootstrap_created" : "user.role_change",
-      userId: result.user.id,
-      detail: { role: "admin", via: input.actor },
-    });
+    await audit(
+      tx,
+      NO_REQUEST,
+      result.outcome === "created" ? "admin.bootstrap_created" : "user.role_change",
+      { userId: result.user.id, detail: { role: "admin", via: input.actor } },
+    );
     return { outcome: result.outcome, userId: result.user.id };
   });
 }
@@ -78,8 +82,7 @@ export async function promoteExistingUser(
     if (!result) return null;
     if (!result.changed) return { outcome: "unchanged" as const, userId: result.user.id };
     await revokeAllSessions(tx, result.user.id, "role_change");
-    await recordAuditEvent(tx, {
-      action: "user.role_change",
+    await audit(tx, NO_REQUEST, "user.role_change", {
       userId: result.user.id,
       detail: { role: "admin", via: "deno task admin promote" },
     });

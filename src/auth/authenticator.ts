@@ -6,8 +6,9 @@ import { ApiError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { hashApiKey, looksLikeApiKey } from "./api_key_format.ts";
 import { type AccessClaims, InvalidTokenError, type TokenService } from "./jwt.ts";
-import { effectiveKeyScopes } from "./access_policy.ts";
-import { type Principal, type Role, scopesOfRole } from "../principal.ts";
+import { effectiveKeyScopes } from "./access.ts";
+import { type CredentialRef, type Principal, type Role, scopesOfRole } from "../principal.ts";
+export type { CredentialRef };
 import { TouchBuffer } from "./touch_buffer.ts";
 import { TtlCache } from "./ttl_cache.ts";
 import { touchApiKeys } from "../db/api_keys.ts";
@@ -73,10 +74,36 @@ export class Authenticator {
     return await this.#fromAccessToken(credential);
   }
 
+  /**
+   * The reference to keep for re-checking the credential of a request later
+   * (the request was already authenticated with it).
+   */
+  async credentialRef(presented: PresentedCredentials): Promise<CredentialRef> {
+    const credential = Authenticator.extract(presented);
+    if (!credential) throw new ApiError("unauthorized", "Credentials are required.");
+    if (credential.startsWith("gate_")) return { type: "api_key", keyHash: hashApiKey(credential) };
+    const claims = await this.#verify(credential);
+    return { type: "session", sessionId: claims.sid, userId: claims.sub };
+  }
+
+  /**
+   * The principal a kept credential stands for now: the same checks (and the
+   * same short caches) as a request presenting it. Throws ApiError 401/403
+   * once it is revoked, rolled away, expired, ended or its owner disabled.
+   */
+  async resolve(ref: CredentialRef): Promise<Principal> {
+    return ref.type === "api_key"
+      ? await this.#fromKeyHash(ref.keyHash)
+      : await this.#fromSession(ref.userId, ref.sessionId);
+  }
+
   async #fromApiKey(key: string): Promise<Principal> {
     // The checksum rejects typos and garbage without touching the database.
     if (!looksLikeApiKey(key)) throw new ApiError("unauthorized", "Invalid API key.");
-    const hash = hashApiKey(key);
+    return await this.#fromKeyHash(hashApiKey(key));
+  }
+
+  async #fromKeyHash(hash: string): Promise<Principal> {
     let row = this.#keyCache.get(hash);
     if (row === undefined) {
       row = await findApiKeyByHash(this.sql, hash);
@@ -130,6 +157,11 @@ export class Authenticator {
 
   async #fromAccessToken(token: string): Promise<Principal> {
     const claims = await this.#verify(token);
+    return await this.#fromSession(claims.sub, claims.sid);
+  }
+
+  async #fromSession(userId: string, sessionId: string): Promise<Principal> {
+    const claims = { sub: userId, sid: sessionId };
     let session = this.#sessionCache.get(claims.sid);
     if (session === undefined) {
       session = await getSessionStatus(this.sql, claims.sid);
@@ -167,6 +199,11 @@ export class Authenticator {
   /** Forget cached state after a local revocation (other instances wait out the TTL). */
   forgetSession(sessionId: string): void {
     this.#sessionCache.delete(sessionId);
+  }
+
+  /** After a key is revoked or rolled here: this instance stops trusting cached keys at once. */
+  forgetApiKeys(): void {
+    this.#keyCache.clear();
   }
 
   forgetAll(): void {

@@ -14,6 +14,7 @@
  */
 import { Buffer } from "node:buffer";
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import type { Config } from "../config.ts";
 import { isCommonPassword } from "./common_passwords.ts";
 
 export interface ScryptParams {
@@ -31,6 +32,11 @@ export const DEFAULT_SCRYPT_PARAMS: Readonly<ScryptParams> = Object.freeze({
   r: 8,
   p: 1,
 });
+
+/** The parameters new hashes get: the configured cost, OWASP's block size and parallelism. */
+export function scryptParams(config: Pick<Config, "PASSWORD_SCRYPT_LOG_N">): ScryptParams {
+  return { logN: config.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 };
+}
 
 /** Anything weaker is refused outright (both for new hashes and stored ones). */
 export const MIN_SCRYPT_LOG_N = 14;

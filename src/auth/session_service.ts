@@ -1,5 +1,5 @@
 import type { Config } from "../config.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import {
   insertRefreshToken,
@@ -131,11 +131,8 @@ export class SessionService {
       }
       // Reuse of a rotated token: someone else may hold the family. End it.
       await revokeSession(tx, session.id, "refresh_reuse");
-      await recordAuditEvent(tx, {
-        action: "auth.refresh_reuse",
+      await audit(tx, meta, "auth.refresh_reuse", {
         userId: session.user_id,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { session_id: session.id },
       });
       await this.hooks.onRefreshReuse?.(tx, { userId: session.user_id, sessionId: session.id });

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import { ApiError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -11,6 +12,13 @@ export function errorEvent(
       error: error.code,
       message: error.message,
       ...(error.detail ? { detail: error.detail } : {}),
+    };
+  }
+  if (isDatabaseUnavailable(error)) {
+    log.warn("database unavailable", { error });
+    return {
+      error: "service_unavailable",
+      message: "The database is unavailable; try again shortly.",
     };
   }
   log.error("stream failed", { error });

@@ -26,9 +26,8 @@ import {
   type QueryResult,
   type QueryStream,
 } from "../llm/mod.ts";
-import { chatbotScopeOf } from "../routes/access.ts";
+import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
 import type { Services } from "../services.ts";
-import { conversationScopeOf } from "./access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { persistTurn } from "./persist.ts";
 import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
@@ -161,6 +160,8 @@ export class Turn {
         maxTokens: input.maxTokens,
         streamed: input.streamed,
         signal: cancel.signal,
+        // Per user, not per credential: more keys must not mean more blame to spread.
+        principal: principal.userId,
       });
     } catch (error) {
       unlink();

@@ -1,5 +1,5 @@
 import { generateOpaqueToken, hashOpaqueToken } from "../auth/opaque_token.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit as recordAudit, type AuditMeta } from "../db/audit.ts";
 import type { ChatbotRow } from "../db/chatbots.ts";
 import type { Sql } from "../db/client.ts";
 import {
@@ -37,12 +37,6 @@ export interface ConsentAnswer {
 export interface ConsentOwner {
   userId: string;
   chatbotId: string | null;
-}
-
-/** Who acted, for the audit trail. */
-export interface AuditMeta {
-  ip: string | null;
-  requestId: string;
 }
 
 export function consentPurpose(chatbot: ContextChatbot, fields: string[]): string {
@@ -85,16 +79,15 @@ export async function answerConsent(
   const { requestId, approved, owner, audit } = input;
   return await sql.begin(async (tx): Promise<ConsentAnswer> => {
     const request = await lockConsentRequest(tx, requestId, owner);
-    if (!request) throw new ApiError("not_found", "No such consent request.");
+    if (!request) throw ApiError.notFound("consent request");
     if (request.status !== "pending") {
       throw new ApiError("conflict", `This consent request was already ${request.status}.`);
     }
-    const event = { userId: owner.userId, actorId: owner.userId, ...audit };
+    const subject = { userId: owner.userId, actorId: owner.userId };
     if (!approved) {
       await answerConsentRequest(tx, request.id, "denied");
-      await recordAuditEvent(tx, {
-        ...event,
-        action: "consent.deny",
+      await recordAudit(tx, audit, "consent.deny", {
+        ...subject,
         detail: { consent_request_id: request.id, chatbot_id: request.chatbot_id },
       });
       return {
@@ -112,9 +105,8 @@ export async function answerConsent(
       fields: request.fields,
       tokenHash: hashOpaqueToken(token),
     });
-    await recordAuditEvent(tx, {
-      ...event,
-      action: "consent.grant",
+    await recordAudit(tx, audit, "consent.grant", {
+      ...subject,
       detail: { consent_id: consent.id, chatbot_id: consent.chatbot_id, fields: consent.fields },
     });
     return {
@@ -135,15 +127,13 @@ export async function withdrawConsent(
   const revoked = await sql.begin(async (tx) => {
     const consent = await revokeConsent(tx, consentId, owner);
     if (consent) {
-      await recordAuditEvent(tx, {
-        action: "consent.revoke",
+      await recordAudit(tx, audit, "consent.revoke", {
         userId: owner.userId,
         actorId: owner.userId,
-        ...audit,
         detail: { consent_id: consent.id, chatbot_id: consent.chatbot_id, fields: consent.fields },
       });
     }
     return consent;
   });
-  if (!revoked) throw new ApiError("not_found", "No such consent.");
+  if (!revoked) throw ApiError.notFound("consent");
 }

@@ -104,17 +104,17 @@ export async function buildUserContext(
 ): Promise<BuiltUserContext> {
   const { userId, chatbot = null, principal } = input;
   if (principal?.chatbotId && chatbot?.id !== principal.chatbotId) {
-    throw new ApiError("not_found", "No such chatbot.");
+    throw ApiError.notFound("chatbot");
   }
   const maxMessages = clampMessages(input.maxMessages);
   const user = await findUserById(sql, userId);
-  if (!user) throw new ApiError("not_found", "No such user.");
+  if (!user) throw ApiError.notFound("user");
   // A bound key reads only its chatbot's conversations (others look missing).
   if (
     input.conversationId &&
     !(await conversationOwnedBy(sql, input.conversationId, userId, principal?.chatbotId ?? null))
   ) {
-    throw new ApiError("not_found", "No such conversation.");
+    throw ApiError.notFound("conversation");
   }
   const [details, session, history, consents] = await Promise.all([
     findUserDetails(sql, userId),

@@ -1,12 +1,45 @@
 import type { Sql } from "./client.ts";
 import type { Db } from "./tx.ts";
 
-export interface AuditEventInput {
-  action: string;
+/** Every action the audit log records (`listAuditEvents` filters by these names). */
+export type AuditAction =
+  | "auth.register"
+  | "auth.login"
+  | "auth.login_failed"
+  | "auth.logout"
+  | "auth.logout_all"
+  | "auth.password_change"
+  | "auth.refresh_reuse"
+  | "api_key.create"
+  | "api_key.roll"
+  | "api_key.revoke"
+  | "user.role_change"
+  /** ADMIN_EMAIL or `deno task admin create` created an admin. */
+  | "admin.bootstrap_created"
+  | "user.disable"
+  | "user.enable"
+  | "user.tier_change"
+  | "user.delete"
+  | "consent.grant"
+  | "consent.deny"
+  | "consent.revoke"
+  | "webhook.create"
+  | "webhook.enable"
+  | "webhook.disable"
+  | "webhook.delete"
+  /** The system disabled an endpoint after repeated failed deliveries. */
+  | "webhook.disabled";
+
+/** Where the audited request came from (an http/request_meta.ts `RequestMeta` fits). */
+export interface AuditMeta {
+  ip: string | null;
+  requestId: string | null;
+}
+
+/** Whom the event is about, who did it (null: the system or the subject erased), and what. */
+export interface AuditSubject {
   userId?: string | null;
   actorId?: string | null;
-  ip?: string | null;
-  requestId?: string | null;
   detail?: Record<string, unknown>;
 }
 
@@ -21,13 +54,17 @@ export interface AuditEventRow {
   detail: Record<string, unknown>;
 }
 
-export async function recordAuditEvent(sql: Db, event: AuditEventInput): Promise<void> {
+/** Records one audit event, in the caller's transaction when given one. */
+export async function audit(
+  sql: Db,
+  meta: AuditMeta,
+  action: AuditAction,
+  event: AuditSubject = {},
+): Promise<void> {
   await sql`
     insert into audit_events (action, user_id, actor_id, ip, request_id, detail)
-    values (${event.action}, ${event.userId ?? null}, ${event.actorId ?? null},
-            ${event.ip ?? null}, ${event.requestId ?? null}, ${
-    sql.json((event.detail ?? {}) as never)
-  })`;
+    values (${action}, ${event.userId ?? null}, ${event.actorId ?? null},
+            ${meta.ip}, ${meta.requestId}, ${sql.json((event.detail ?? {}) as never)})`;
 }
 
 export async function listAuditEvents(

@@ -1,49 +1,45 @@
-import type { Principal } from "../principal.ts";
+import type { CredentialRef, Principal } from "../principal.ts";
 import type { Db, Tx } from "./tx.ts";
 
-/** Stores a ticket (by hash) for `principal`; expired tickets are swept on the way. */
+/** What a ticket opens a socket as: the credential, re-checked for every message. */
+export interface WsTicketGrant {
+  principal: Principal;
+  credential: CredentialRef;
+}
+
+/**
+ * Stores a ticket (by hash) for `grant`; expired tickets are swept on the way.
+ * The credential is kept by reference (a key's hash, a session id), never as
+ * a secret.
+ */
 export async function insertWsTicket(
   sql: Db,
-  input: { ticketHash: string; principal: Principal; expiresAt: Date },
+  input: { ticketHash: string; grant: WsTicketGrant; expiresAt: Date },
 ): Promise<void> {
   await sql`delete from ws_tickets where expires_at < now() - interval '1 minute'`;
+  // One JSON document: the principal's fields at the top (erasure finds tickets by userId).
+  const stored = { ...input.grant.principal, credential: input.grant.credential };
   await sql`
     insert into ws_tickets (ticket_hash, principal, expires_at)
-    values (${input.ticketHash}, ${sql.json(input.principal as never)}, ${input.expiresAt})`;
+    values (${input.ticketHash}, ${sql.json(stored as never)}, ${input.expiresAt})`;
 }
 
 /**
  * Redeems a ticket exactly once: the conditional update lets only one of two
- * concurrent upgrades (on any instance) win. Null when unknown, used or expired.
+ * concurrent upgrades (on any instance) win. Null when unknown, used or expired
+ * (or stored without a credential reference).
  */
-export async function consumeWsTicket(sql: Db, ticketHash: string): Promise<Principal | null> {
-  const [row] = await sql<{ principal: Principal }[]>`
+export async function consumeWsTicket(
+  sql: Db,
+  ticketHash: string,
+): Promise<WsTicketGrant | null> {
+  const [row] = await sql<{ principal: Principal & { credential?: CredentialRef } }[]>`
     update ws_tickets set used_at = now()
     where ticket_hash = ${ticketHash} and used_at is null and expires_at > now()
     returning principal`;
-  return row?.principal ?? null;
-}
-
-/**
- * Whether the credential a socket was opened with still stands: the user is
- * enabled, and its API key or session is neither revoked nor expired. Sockets
- * outlive tickets, so each message asks again.
- */
-export async function principalStillActive(sql: Db, principal: Principal): Promise<boolean> {
-  const apiKeyId = principal.apiKeyId ?? null;
-  const sessionId = principal.sessionId ?? null;
-  const [row] = await sql<{ active: boolean }[]>`
-    select exists (
-      select 1 from users u
-      where u.id = ${principal.userId} and not u.disabled
-        and (${apiKeyId}::uuid is null or exists (
-          select 1 from api_keys k where k.id = ${apiKeyId}::uuid and k.revoked_at is null
-            and (k.expires_at is null or k.expires_at > now())))
-        and (${sessionId}::uuid is null or exists (
-          select 1 from sessions s where s.id = ${sessionId}::uuid and s.revoked_at is null
-            and s.expires_at > now()))
-    ) as active`;
-  return row?.active ?? false;
+  if (!row?.principal.credential) return null;
+  const { credential, ...principal } = row.principal;
+  return { principal, credential };
 }
 
 /** Erasure: drops the user's outstanding tickets (they embed the user id). */

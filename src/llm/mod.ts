@@ -29,6 +29,8 @@ export {
   echoEntry,
   llmProvidersSchema,
   type LlmSettings,
+  MODEL_ID_MAX_LENGTH,
+  MODEL_ID_PATTERN,
   type ModelConfig,
   type ModelInfo,
   ModelRegistry,

@@ -8,7 +8,12 @@
 import { z } from "zod";
 import { DEFAULT_ECHO_MODELS, EchoProvider } from "./echo_provider.ts";
 import { UnknownModelError } from "./errors.ts";
-import { type HealthOptions, type HealthSnapshot, ModelHealth } from "./health.ts";
+import {
+  type FailureContext,
+  type HealthOptions,
+  type HealthSnapshot,
+  ModelHealth,
+} from "./health.ts";
 import { OpenAIProvider } from "./openai_provider.ts";
 import type { LlmProvider, TokenUsage } from "./provider.ts";
 
@@ -49,8 +54,18 @@ export interface LlmSettings {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
 
+/**
+ * The one rule for a model id: what a configured model may be called, and so what every request
+ * field naming a model accepts (routes' `ModelId` is built from these two).
+ */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/;
+export const MODEL_ID_MAX_LENGTH = 128;
+
 const modelConfigSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/, "letters, digits and ._:/- only"),
+  id: z.string().regex(MODEL_ID_PATTERN, "letters, digits and ._:/- only").max(
+    MODEL_ID_MAX_LENGTH,
+    "letters, digits and ._:/- only",
+  ),
   upstream: z.string().min(1).max(256).optional(),
   rank: z.number().int().min(1),
   input_price_per_mtok: z.number().nonnegative(),
@@ -196,16 +211,17 @@ export class ModelRegistry {
     return this.#require(id).provider;
   }
 
-  health(id: string): HealthSnapshot {
-    return this.#require(id).health.snapshot();
+  /** Health for everyone, or as `principal` sees it (its own breaker included). */
+  health(id: string, principal?: string): HealthSnapshot {
+    return this.#require(id).health.snapshot(principal);
   }
 
-  recordSuccess(id: string, latencyMs: number): void {
-    this.#require(id).health.recordSuccess(latencyMs);
+  recordSuccess(id: string, latencyMs: number, principal?: string): void {
+    this.#require(id).health.recordSuccess(latencyMs, principal);
   }
 
-  recordFailure(id: string): void {
-    this.#require(id).health.recordFailure();
+  recordFailure(id: string, context: FailureContext = {}): void {
+    this.#require(id).health.recordFailure(context);
   }
 
   #require(id: string): Registered {

@@ -34,6 +34,11 @@ export interface QueryOptions {
   streamed?: boolean;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
+  /**
+   * Who asks (the user id): failures are attributed to it, so one caller's
+   * failing calls never open a model's breaker for everyone (see health.ts).
+   */
+  principal?: string;
 }
 
 export type AnswerStatus =

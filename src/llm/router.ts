@@ -19,8 +19,10 @@
  * has failed (a timeout), and in a `streamed` query a model that fails after its
  * first content gets no fallback: its answer is `incomplete` with the error.
  *
- * Health accounting: success → latency sample; error/timeout → failure;
- * caller aborts are nobody's fault and are not recorded.
+ * Health accounting: success → latency sample; error/timeout → failure,
+ * attributed to the query's principal (one caller alone never opens a model's
+ * breaker for others; see health.ts); caller aborts are nobody's fault and are
+ * not recorded.
  */
 import { timeoutReason, withDeadline } from "./abort.ts";
 import { AsyncQueue } from "./async_queue.ts";
@@ -116,9 +118,11 @@ export class LlmRouter {
       pool = this.registry.list();
     }
 
-    const healthy = pool.filter((m) => this.registry.health(m.id).status !== "unavailable");
+    const healthy = pool.filter((m) =>
+      this.registry.health(m.id, opts.principal).status !== "unavailable"
+    );
     if (healthy.length === 0) {
-      throw new AllModelsFailedError(pool.map((m) => this.#unavailableAnswer(m)));
+      throw new AllModelsFailedError(pool.map((m) => this.#unavailableAnswer(m, opts.principal)));
     }
 
     switch (opts.mode) {
@@ -225,7 +229,10 @@ export class LlmRouter {
       if (answer.status !== "error") return;
       // Skip fallbacks whose breaker opened meanwhile (e.g. via concurrent queries).
       i += 1;
-      while (i < lane.length && this.registry.health(lane[i]!.id).status === "unavailable") i += 1;
+      while (
+        i < lane.length &&
+        this.registry.health(lane[i]!.id, opts.principal).status === "unavailable"
+      ) i += 1;
       queue.push({
         type: "model_error",
         model: model.id,
@@ -264,7 +271,7 @@ export class LlmRouter {
           continue;
         }
         const latency = elapsed();
-        this.registry.recordSuccess(model.id, latency);
+        this.registry.recordSuccess(model.id, latency, opts.principal);
         const cost = costUsd(model, ev.usage);
         queue.push({
           type: "usage",
@@ -303,7 +310,6 @@ export class LlmRouter {
         cost_usd: costUsd(model, usage),
       };
       if (cancelled) return { ...base, status: "incomplete" };
-      this.registry.recordFailure(model.id);
       const pe = idle.fired && !deadline.signal.aborted
         ? new ProviderError(
           provider.name,
@@ -313,6 +319,10 @@ export class LlmRouter {
         : err instanceof ProviderError
         ? err
         : new ProviderError(provider.name, "upstream_error", `${provider.name}: ${String(err)}`);
+      this.registry.recordFailure(model.id, {
+        principal: opts.principal,
+        callerFault: pe.code === "bad_request",
+      });
       const error = { code: pe.code, message: pe.message };
       // Streamed content already reached the client: the answer is cut, not replaced.
       const cut = opts.streamed === true && content !== "";
@@ -345,8 +355,8 @@ export class LlmRouter {
     return this.registry.get(a.model)?.rank ?? Number.MAX_SAFE_INTEGER;
   }
 
-  #unavailableAnswer(m: ModelInfo): Answer {
-    const until = this.registry.health(m.id).unavailable_until;
+  #unavailableAnswer(m: ModelInfo, principal?: string): Answer {
+    const until = this.registry.health(m.id, principal).unavailable_until;
     return {
       model: m.id,
       content: "",

@@ -4,7 +4,7 @@ import { requireAuth } from "../auth/middleware.ts";
 import { databaseStatus } from "../db/admin_status.ts";
 import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
 import { adminCredential } from "./security.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { authErrors, errorResponses, jsonResponse, limited } from "./responses.ts";
 import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
 
 const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({
@@ -48,8 +48,6 @@ const AuditQuery = PageQuery.extend({
   }),
 });
 
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 const adminOnly = requireAuth({ minRole: "admin", scopes: ["admin"] });
 
 const getDbStatus = createRoute({

@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import {
+  actsAsAdmin,
   assertKeyWithinReach,
   BOUND_KEY_SCOPES,
   DEFAULT_BOUND_KEY_SCOPES,
   type KeyShape,
   scopesOutsideBinding,
-} from "../auth/access_policy.ts";
+} from "../auth/access.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
@@ -19,13 +20,20 @@ import {
   revokeApiKey,
   rollApiKey,
 } from "../db/api_keys.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
 import { lockUser } from "../db/user_admin.ts";
 import { ApiError } from "../errors.ts";
-import { requestMeta } from "./auth.ts";
+import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, ScopeSchema, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
 
@@ -90,8 +98,6 @@ const ListQuery = PageQuery.extend({
 });
 
 const KeyParams = z.object({ key_id: uuid("key_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const createApiKey = createRoute({
   method: "post",
@@ -217,7 +223,7 @@ function shapeOf(row: ApiKeyRow): KeyShape {
 
 /** Admins reach every key; everyone else only their own (others look missing). */
 function ownerFilter(principal: Principal): string | null {
-  return principal.role === "admin" && principal.scopes.includes("admin") ? null : principal.userId;
+  return actsAsAdmin(principal) ? null : principal.userId;
 }
 
 export function registerApiKeyRoutes(app: App): void {
@@ -225,26 +231,24 @@ export function registerApiKeyRoutes(app: App): void {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
-    const isAdmin = principal.scopes.includes("admin");
-    if (!isAdmin && (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)) {
+    if (
+      !actsAsAdmin(principal) &&
+      (body.tier || body.rate_limit_per_minute || body.rate_limit_per_day)
+    ) {
       throw new ApiError("forbidden", "Only admins set a key's tier or limit overrides.");
     }
     if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) {
-      throw new ApiError("validation_error", undefined, {
-        issues: [{ path: ["expires_at"], message: "must be in the future" }],
-      });
+      throw ApiError.invalid("expires_at", "must be in the future");
     }
     const chatbotId = body.chatbot_id ?? principal.chatbotId ?? null;
     if (chatbotId && body.scopes) {
       const unbound = scopesOutsideBinding(body.scopes);
       if (unbound.length > 0) {
-        throw new ApiError("validation_error", undefined, {
-          issues: [{
-            path: ["scopes"],
-            message: `a chatbot-bound key may hold only ${BOUND_KEY_SCOPES.join(", ")} ` +
-              `(not ${unbound.join(", ")})`,
-          }],
-        });
+        throw ApiError.invalid(
+          "scopes",
+          `a chatbot-bound key may hold only ${BOUND_KEY_SCOPES.join(", ")} ` +
+            `(not ${unbound.join(", ")})`,
+        );
       }
     }
     // A key never exceeds its owner's role, nor the credential that creates it.
@@ -270,7 +274,7 @@ export function registerApiKeyRoutes(app: App): void {
     };
     assertKeyWithinReach(principal, shape);
     if (chatbotId && !(await chatbotOwnedBy(sql, chatbotId, principal.userId))) {
-      throw new ApiError("not_found", "No such chatbot.");
+      throw ApiError.notFound("chatbot");
     }
     const maxKeys = c.get("services").config.MAX_API_KEYS_PER_USER;
     const key = generateApiKey();
@@ -298,12 +302,9 @@ export function registerApiKeyRoutes(app: App): void {
         perDay: shape.rateLimitPerDay,
         expiresAt,
       });
-      await recordAuditEvent(tx, {
-        action: "api_key.create",
+      await audit(tx, meta, "api_key.create", {
         userId: principal.userId,
         actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { api_key_id: created.id, scopes: created.scopes },
       });
       return created;
@@ -317,7 +318,7 @@ export function registerApiKeyRoutes(app: App): void {
     const query = c.req.valid("query");
     let userId = principal.userId;
     if (query.user_id && query.user_id !== principal.userId) {
-      if (!principal.scopes.includes("admin")) {
+      if (!actsAsAdmin(principal)) {
         throw new ApiError("forbidden", "Only admins list another user's keys.");
       }
       userId = query.user_id;
@@ -332,7 +333,7 @@ export function registerApiKeyRoutes(app: App): void {
   app.openapi(getApiKey, async (c) => {
     const { sql } = c.get("services");
     const row = await findApiKey(sql, c.req.valid("param").key_id, ownerFilter(c.get("principal")));
-    if (!row) throw new ApiError("not_found", "No such API key.");
+    if (!row) throw ApiError.notFound("API key");
     return c.json(toApiKey(row), 200);
   });
 
@@ -341,20 +342,19 @@ export function registerApiKeyRoutes(app: App): void {
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const row = await findApiKey(sql, keyId, ownerFilter(principal));
-    if (!row || row.revoked_at) throw new ApiError("not_found", "No such API key.");
+    if (!row || row.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(row));
     const meta = requestMeta(c);
     await sql.begin(async (tx) => {
       await revokeApiKey(tx, keyId);
-      await recordAuditEvent(tx, {
-        action: "api_key.revoke",
+      await audit(tx, meta, "api_key.revoke", {
         userId: row.user_id,
         actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { api_key_id: keyId },
       });
     });
+    // Requests and sockets on this instance see it at once (others within the cache's 2 s).
+    c.get("services").authenticator.forgetApiKeys();
     return c.body(null, 204);
   });
 
@@ -364,7 +364,7 @@ export function registerApiKeyRoutes(app: App): void {
     const keyId = c.req.valid("param").key_id;
     const graceSeconds = (await optionalJsonBody(c, RollBody))?.grace_seconds ?? 0;
     const existing = await findApiKey(sql, keyId, ownerFilter(principal));
-    if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
+    if (!existing || existing.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(existing));
     const key = generateApiKey();
     const meta = requestMeta(c);
@@ -376,18 +376,16 @@ export function registerApiKeyRoutes(app: App): void {
         previousExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
       });
       if (rolled) {
-        await recordAuditEvent(tx, {
-          action: "api_key.roll",
+        await audit(tx, meta, "api_key.roll", {
           userId: rolled.user_id,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
           detail: { api_key_id: keyId, grace_seconds: graceSeconds },
         });
       }
       return rolled;
     });
-    if (!row) throw new ApiError("not_found", "No such API key.");
+    if (!row) throw ApiError.notFound("API key");
+    c.get("services").authenticator.forgetApiKeys();
     return c.json({ ...toApiKey(row), key }, 200);
   });
 }

@@ -1,21 +1,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { App } from "../http/env.ts";
+import type { App, AppEnv } from "../http/env.ts";
+import { requestMeta } from "../http/request_meta.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import {
   checkPasswordPolicy,
   dummyVerify,
   hashPassword,
-  type ScryptParams,
+  scryptParams,
   verifyPassword,
 } from "../auth/passwords.ts";
 import type { GuardedCheck } from "../auth/login_guard.ts";
-import type { RequestMeta } from "../auth/session_service.ts";
-import { clientIp } from "../client_ip.ts";
-import type { Config } from "../config.ts";
-import type { AppEnv } from "../http/env.ts";
-import { recordAuditEvent } from "../db/audit.ts";
-import { hasLoggedInFrom, listActiveSessions } from "../db/sessions.ts";
+import { clientIp } from "../http/client_ip.ts";
+import { audit } from "../db/audit.ts";
+import { hasLoggedInFrom } from "../db/sessions.ts";
 import { isUniqueViolation } from "../db/tx.ts";
 import {
   findUserByEmail,
@@ -27,32 +25,15 @@ import {
 import { ApiError } from "../errors.ts";
 import { enforceDecision } from "../ratelimit/enforce.ts";
 import { anyCredential, bearerOnly, publicAccess } from "./security.ts";
-import { optionalJsonBody } from "./optional_body.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
 import {
-  pageOf,
-  PageQuery,
-  RoleSchema,
-  ScopeSchema,
-  TierSchema,
-  Timestamp,
-  toUser,
-  UserSchema,
-  uuid,
-} from "./shared_schemas.ts";
-
-export function scryptParams(config: Config): ScryptParams {
-  return { logN: config.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 };
-}
-
-export function requestMeta(c: Context<AppEnv>): RequestMeta {
-  const { config } = c.get("services");
-  return {
-    ip: clientIp(c, config.TRUST_PROXY),
-    userAgent: c.req.header("user-agent") ?? null,
-    requestId: c.get("requestId"),
-  };
-}
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
+import { RoleSchema, ScopeSchema, TierSchema, toUser, UserSchema } from "./shared_schemas.ts";
 
 const Email = z.email().max(254).openapi({ example: "ada@example.com" });
 // Length rules (8..256 code points, no truncation) are checked by the password
@@ -83,11 +64,6 @@ const LoginBody = z.object({ email: Email, password: Password }).openapi("LoginR
 const RefreshBody = z.object({
   refresh_token: z.string().min(1).max(256),
 }).openapi("RefreshRequest");
-const LogoutBody = z.object({
-  all_sessions: z.boolean().optional().openapi({
-    description: "Revoke every session of the user.",
-  }),
-}).openapi("LogoutRequest");
 const ChangePasswordBody = z.object({
   current_password: Password,
   new_password: Password,
@@ -110,19 +86,7 @@ const WhoamiSchema = z.object({
   }),
 }).openapi("Whoami");
 
-const SessionSchema = z.object({
-  id: z.uuid().max(36),
-  created_at: Timestamp,
-  last_used_at: Timestamp,
-  expires_at: Timestamp,
-  user_agent: z.string().max(256).nullable(),
-  ip: z.string().max(64).nullable(),
-  current: z.boolean(),
-}).openapi("Session");
-
-const limited = { limited: true };
 const publicErrors = [400, 422, 429, 500, 503] as const;
-const authErrors = [401, 403, 429, 500] as const;
 
 const register = createRoute({
   method: "post",
@@ -184,23 +148,6 @@ const refreshToken = createRoute({
   },
 });
 
-const logout = createRoute({
-  method: "post",
-  path: "/v1/auth/logout",
-  operationId: "logout",
-  tags: ["auth"],
-  summary: "End this session (or all sessions)",
-  description: "Needs the access token (not an API key). The body is optional: an empty POST " +
-    'ends this session; `{"all_sessions": true}` ends every session of the user.',
-  security: bearerOnly,
-  middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { body: { ...jsonBody(LogoutBody, { all_sessions: false }), required: false } },
-  responses: {
-    204: noContentResponse("Logged out.", limited),
-    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
 const changePassword = createRoute({
   method: "post",
   path: "/v1/auth/password",
@@ -254,44 +201,6 @@ const whoami = createRoute({
   },
 });
 
-const listSessions = createRoute({
-  method: "get",
-  path: "/v1/auth/sessions",
-  operationId: "listSessions",
-  tags: ["auth"],
-  summary: "The caller's active sessions",
-  description: "Needs the access token. Sessions not revoked, expired or idle, most recently " +
-    "used first; `current` marks the one making this request.",
-  security: bearerOnly,
-  middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { query: PageQuery },
-  responses: {
-    200: jsonResponse(
-      pageOf(SessionSchema, "SessionPage"),
-      "Sessions, most recently used first.",
-      limited,
-    ),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const revokeSessionRoute = createRoute({
-  method: "delete",
-  path: "/v1/auth/sessions/{session_id}",
-  operationId: "revokeSession",
-  tags: ["auth"],
-  summary: "Revoke one of the caller's sessions",
-  description: "Needs the access token. Ends the session (its refresh token stops working; " +
-    "access tokens stop within seconds); another user's session is 404.",
-  security: bearerOnly,
-  middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { params: z.object({ session_id: uuid("session_id") }) },
-  responses: {
-    204: noContentResponse("Revoked.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
 async function assertPasswordPolicy(
   password: string,
   context: { email?: string; displayName?: string },
@@ -299,9 +208,7 @@ async function assertPasswordPolicy(
 ) {
   const problem = await checkPasswordPolicy(password, context);
   if (problem) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{ path: [field], message: problem }],
-    });
+    throw ApiError.invalid(field, problem);
   }
 }
 
@@ -339,13 +246,7 @@ export function registerAuthRoutes(app: App): void {
           displayName: body.display_name ?? null,
         });
         const pair = await sessions.start(tx, user, meta);
-        await recordAuditEvent(tx, {
-          action: "auth.register",
-          userId: user.id,
-          actorId: user.id,
-          ip: meta.ip,
-          requestId: meta.requestId,
-        });
+        await audit(tx, meta, "auth.register", { userId: user.id, actorId: user.id });
         return { user, pair };
       });
       const { session_id: _sessionId, ...pair } = result.pair;
@@ -377,12 +278,7 @@ export function registerAuthRoutes(app: App): void {
     );
     const verdict = verdictOrRefusal(c, guarded);
     if (!user || !verdict.ok) {
-      await recordAuditEvent(sql, {
-        action: "auth.login_failed",
-        userId: user?.id ?? null,
-        ip: meta.ip,
-        requestId: meta.requestId,
-      });
+      await audit(sql, meta, "auth.login_failed", { userId: user?.id ?? null });
       throw new ApiError("unauthorized", "Invalid email or password.");
     }
     if (user.disabled) throw new ApiError("forbidden", "This account is disabled.");
@@ -390,12 +286,9 @@ export function registerAuthRoutes(app: App): void {
     const pair = await sql.begin(async (tx) => {
       if (newHash) await updatePasswordHash(tx, user.id, newHash);
       const started = await sessions.start(tx, user, meta);
-      await recordAuditEvent(tx, {
-        action: "auth.login",
+      await audit(tx, meta, "auth.login", {
         userId: user.id,
         actorId: user.id,
-        ip: meta.ip,
-        requestId: meta.requestId,
         detail: { session_id: started.session_id, ...(newHash ? { rehashed: true } : {}) },
       });
       return started;
@@ -410,37 +303,6 @@ export function registerAuthRoutes(app: App): void {
     await limitClientIp(c);
     const pair = await sessions.refresh(c.req.valid("json").refresh_token, requestMeta(c));
     return c.json(pair, 200);
-  });
-
-  app.openapi(logout, async (c) => {
-    const { sql, sessions } = c.get("services");
-    const principal = c.get("principal");
-    // The body is optional: an empty POST logs out this session.
-    const allSessions = (await optionalJsonBody(c, LogoutBody))?.all_sessions ?? false;
-    const meta = requestMeta(c);
-    if (allSessions) {
-      await sql.begin(async (tx) => {
-        await sessions.revokeAllOfUser(tx, principal.userId, "logout_all");
-        await recordAuditEvent(tx, {
-          action: "auth.logout_all",
-          userId: principal.userId,
-          actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
-        });
-      });
-    } else {
-      await sessions.revoke(principal.sessionId!, "logout");
-      await recordAuditEvent(sql, {
-        action: "auth.logout",
-        userId: principal.userId,
-        actorId: principal.userId,
-        ip: meta.ip,
-        requestId: meta.requestId,
-        detail: { session_id: principal.sessionId },
-      });
-    }
-    return c.body(null, 204);
   });
 
   app.openapi(changePassword, async (c) => {
@@ -460,9 +322,7 @@ export function registerAuthRoutes(app: App): void {
     }, () => verifyPassword(body.current_password, user.password_hash, params));
     const verdict = verdictOrRefusal(c, guarded);
     if (!verdict.ok) {
-      throw new ApiError("validation_error", undefined, {
-        issues: [{ path: ["current_password"], message: "Current password is incorrect" }],
-      });
+      throw ApiError.invalid("current_password", "Current password is incorrect");
     }
     await assertPasswordPolicy(
       body.new_password,
@@ -473,13 +333,7 @@ export function registerAuthRoutes(app: App): void {
     await sql.begin(async (tx) => {
       await updatePasswordHash(tx, user.id, hash);
       await sessions.revokeAllOfUser(tx, user.id, "password_change");
-      await recordAuditEvent(tx, {
-        action: "auth.password_change",
-        userId: user.id,
-        actorId: user.id,
-        ip: meta.ip,
-        requestId: meta.requestId,
-      });
+      await audit(tx, meta, "auth.password_change", { userId: user.id, actorId: user.id });
     });
     return c.body(null, 204);
   });
@@ -509,43 +363,5 @@ export function registerAuthRoutes(app: App): void {
         ...(p.sessionId ? { session_id: p.sessionId } : {}),
       },
     }, 200);
-  });
-
-  app.openapi(listSessions, async (c) => {
-    const { sql, config } = c.get("services");
-    const principal = c.get("principal");
-    const page = c.req.valid("query");
-    const { items, total } = await listActiveSessions(
-      sql,
-      principal.userId,
-      config.SESSION_IDLE_TTL_SECONDS,
-      page,
-    );
-    return c.json({
-      items: items.map((s) => ({
-        id: s.id,
-        created_at: s.created_at.toISOString(),
-        last_used_at: s.last_used_at.toISOString(),
-        expires_at: s.expires_at.toISOString(),
-        user_agent: s.user_agent,
-        ip: s.ip,
-        current: s.id === principal.sessionId,
-      })),
-      limit: page.limit,
-      offset: page.offset,
-      total,
-    }, 200);
-  });
-
-  app.openapi(revokeSessionRoute, async (c) => {
-    const { sessions } = c.get("services");
-    const principal = c.get("principal");
-    const revoked = await sessions.revoke(
-      c.req.valid("param").session_id,
-      "revoked_by_user",
-      principal.userId,
-    );
-    if (!revoked) throw new ApiError("not_found", "No such session.");
-    return c.body(null, 204);
   });
 }

@@ -9,14 +9,13 @@ import {
   EmptyToolList,
   jsonOrEventStream,
   MessageText,
-  ModelId,
   StreamFlag,
   STREAMING_DESCRIPTION,
-} from "../chat/schemas.ts";
+} from "./chat_schemas.ts";
 import { ConsentRequirementSchema } from "./context_schemas.ts";
 import { errorResponses, jsonBody } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { Timestamp } from "./shared_schemas.ts";
+import { ModelId, Timestamp } from "./shared_schemas.ts";
 
 const ChatMessageBody = z.object({
   message: MessageText("Hello! What can you do?"),

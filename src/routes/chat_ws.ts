@@ -40,17 +40,23 @@ const createWsTicketRoute = createRoute({
     "Refusals before the upgrade: 403 when the `Origin` header is present and not listed in " +
     "CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the " +
     "ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used " +
-    "or expired ticket; 503 while the server shuts down.",
+    "or expired ticket, or one whose credential no longer stands (revoked, rolled away, " +
+    "session ended); 403 for a disabled account or without the `chat` scope; 503 while the " +
+    "server shuts down.",
     'Client messages (JSON text): `{type:"message", message, conversation_id?, chatbot_id?}`' +
     ' and `{type:"ping"}`. Server messages (JSON, each with `type`): `conversation_id` ' +
     "{conversation_id}, `consent_required` {consent_request_id, chatbot_id, fields, purpose}, " +
     "`chunk` {model, delta}, `done` (the sendChatMessage body), `error` {error, message}, " +
     "`pong`. `tool_calls` and `results` are reserved for tool use; no tools are configured, so " +
     "they are not sent.",
-    "Each chat message passes the same gates as HTTP: the credential must still be valid " +
-    "(else `error` unauthorized and close 1008), the per-caller rate limit, the `chat` scope, " +
+    "Each chat message passes the same gates as HTTP, against the credential's current state: " +
+    "it must still be valid (else `error` unauthorized and close 1008), the per-caller rate " +
+    "limit, the `chat` scope, role and chatbot binding as they are now, " +
     "MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per " +
-    "socket. Pings are not rate-limited. On shutdown sockets close with 1001.",
+    "socket. Pings are not rate-limited. The socket also re-checks its credential every few " +
+    "seconds and closes with 1008 within 5 s once it is revoked, rolled away, ended, or its " +
+    "role, scopes or binding change. A frame longer than MAX_PROMPT_CHARS + 4096 characters " +
+    "closes the socket with 1009. On shutdown sockets close with 1001.",
   ].join("\n\n"),
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
@@ -62,10 +68,16 @@ const createWsTicketRoute = createRoute({
 
 export function registerChatSocketRoutes(app: App): void {
   app.openapi(createWsTicketRoute, async (c) => {
+    const services = c.get("services");
     const ticket = generateOpaqueToken(WS_TICKET_PREFIX);
-    await insertWsTicket(c.get("services").sql, {
+    // The socket re-checks this credential's current state, not a snapshot of it.
+    const credential = await services.authenticator.credentialRef({
+      authorization: c.req.header("authorization"),
+      apiKeyHeader: c.req.header("x-api-key"),
+    });
+    await insertWsTicket(services.sql, {
       ticketHash: hashOpaqueToken(ticket),
-      principal: c.get("principal"),
+      grant: { principal: c.get("principal"), credential },
       expiresAt: new Date(Date.now() + TICKET_TTL_SECONDS * 1000),
     });
     return c.json({ ticket, expires_in: TICKET_TTL_SECONDS }, 201);
@@ -85,12 +97,17 @@ export function registerChatSocketRoutes(app: App): void {
       throw new ApiError("service_unavailable", "The server is shutting down.");
     }
     const ticket = c.req.query("ticket");
-    const principal = looksLikeOpaqueToken(ticket, WS_TICKET_PREFIX)
+    const grant = looksLikeOpaqueToken(ticket, WS_TICKET_PREFIX)
       ? await consumeWsTicket(services.sql, hashOpaqueToken(ticket))
       : null;
-    if (!principal) throw new ApiError("unauthorized", "Invalid, used or expired ticket.");
+    if (!grant) throw new ApiError("unauthorized", "Invalid, used or expired ticket.");
+    // The credential as it stands now (revoked, rolled away, ended: 401/403).
+    const principal = await services.authenticator.resolve(grant.credential);
+    if (!principal.scopes.includes("chat")) {
+      throw new ApiError("forbidden", "Missing scope: chat.", { missing_scopes: ["chat"] });
+    }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    new ChatSocket(services, principal, socket);
+    new ChatSocket(services, principal, grant.credential, socket);
     return response;
   });
 }

@@ -12,18 +12,22 @@ import {
   updateChatbot,
 } from "../db/chatbots.ts";
 import { ApiError } from "../errors.ts";
-import { chatbotScopeOf } from "./access.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { chatbotScopeOf } from "../auth/access.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_MODELS = 5;
 const MAX_CONTEXT_FIELDS = 50;
 const MAX_SYSTEM_PROMPT_CHARS = 8000;
 
-const ModelId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:/-]+$/).openapi({
-  example: "echo-fast",
-});
 const FieldName = z.string().trim().min(1).max(64).openapi({
   description: "A key of the user's `user_profile` or `preferences`.",
   example: "company",
@@ -68,8 +72,6 @@ const UpdateChatbotBody = z.object({ ...chatbotFields, name: chatbotFields.name.
   .openapi("UpdateChatbotRequest");
 
 const ChatbotParams = z.object({ chatbot_id: uuid("chatbot_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const createChatbotRoute = createRoute({
   method: "post",
@@ -171,12 +173,10 @@ function assertKnownModels(registry: ModelRegistry, models: string[] | undefined
   if (!models) return;
   const unknown = models.filter((model) => !registry.has(model));
   if (unknown.length > 0) {
-    throw new ApiError("validation_error", undefined, {
-      issues: unknown.map((model) => ({
-        path: ["models"],
-        message: `Unknown model: ${model} (see GET /v1/models)`,
-      })),
-    });
+    throw ApiError.issues(unknown.map((model) => ({
+      path: ["models"],
+      message: `Unknown model: ${model} (see GET /v1/models)`,
+    })));
   }
 }
 
@@ -226,7 +226,7 @@ export function registerChatbotRoutes(app: App): void {
     const { sql } = c.get("services");
     const id = c.req.valid("param").chatbot_id;
     const row = await findChatbot(sql, id, chatbotScopeOf(c.get("principal")));
-    if (!row) throw new ApiError("not_found", "No such chatbot.");
+    if (!row) throw ApiError.notFound("chatbot");
     return c.json(toChatbot(row), 200);
   });
 
@@ -240,7 +240,7 @@ export function registerChatbotRoutes(app: App): void {
       models: distinct(body.models),
       context_fields: distinct(body.context_fields),
     });
-    if (!row) throw new ApiError("not_found", "No such chatbot.");
+    if (!row) throw ApiError.notFound("chatbot");
     return c.json(toChatbot(row), 200);
   });
 
@@ -248,7 +248,7 @@ export function registerChatbotRoutes(app: App): void {
     const { sql, authenticator } = c.get("services");
     const id = c.req.valid("param").chatbot_id;
     if (!(await deleteChatbot(sql, id, chatbotScopeOf(c.get("principal"))))) {
-      throw new ApiError("not_found", "No such chatbot.");
+      throw ApiError.notFound("chatbot");
     }
     // Keys bound to the chatbot were deleted with it: stop trusting cached copies here.
     authenticator.forgetAll();

@@ -5,8 +5,15 @@ import type { App } from "../http/env.ts";
 import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
-import { requestMeta } from "./auth.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { requestMeta } from "../http/request_meta.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
@@ -36,9 +43,6 @@ const ConsentSchema = z.object({
   fields: z.array(z.string().max(64)).max(50),
   granted_at: Timestamp,
 }).openapi("Consent");
-
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const respondToConsent = createRoute({
   method: "post",

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { conversationScopeOf } from "../chat/access.ts";
-import { AnswerText, CostUsd, ModelId, TokenUsageSchema } from "../chat/schemas.ts";
+import { conversationScopeOf } from "../auth/access.ts";
+import { AnswerText, CostUsd, TokenUsageSchema } from "./chat_schemas.ts";
 import {
   conversationMessages,
   type ConversationRow,
@@ -12,9 +12,15 @@ import {
   type MessageRow,
 } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
-import { errorResponses, jsonResponse, noContentResponse } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** getConversation returns at most this many messages: the latest ones. */
 const MAX_RETURNED_MESSAGES = 500;
@@ -66,8 +72,6 @@ const ConversationDetail = z.object({
 }).openapi("Conversation");
 
 const ConversationParams = z.object({ conversation_id: uuid("conversation_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 const chatAuth = requireAuth({ scopes: ["chat"] });
 
 const listConversationsRoute = createRoute({
@@ -170,7 +174,7 @@ export function registerConversationRoutes(app: App): void {
     const { sql } = c.get("services");
     const id = c.req.valid("param").conversation_id;
     const row = await findConversation(sql, id, conversationScopeOf(c.get("principal")));
-    if (!row) throw new ApiError("not_found", "No such conversation.");
+    if (!row) throw ApiError.notFound("conversation");
     const messages = await conversationMessages(sql, id, MAX_RETURNED_MESSAGES);
     return c.json({
       ...conversationFields(row, messages.total),
@@ -185,7 +189,7 @@ export function registerConversationRoutes(app: App): void {
       id,
       conversationScopeOf(c.get("principal")),
     );
-    if (!deleted) throw new ApiError("not_found", "No such conversation.");
+    if (!deleted) throw ApiError.notFound("conversation");
     return c.body(null, 204);
   });
 }

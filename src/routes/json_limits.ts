@@ -23,24 +23,28 @@ export function jsonObjectProblems(value: unknown, limits: JsonObjectLimits): st
   let keys = 0;
   let depth = 0;
   let longKey = false;
-  const walk = (node: unknown, level: number) => {
-    if (node === null || typeof node !== "object") return;
+  // Iterative: the depth of untrusted input must never become stack depth.
+  const stack: { node: unknown; level: number }[] = [{ node: value, level: 1 }];
+  while (stack.length > 0) {
+    const { node, level } = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
     depth = Math.max(depth, level);
+    if (depth > limits.maxDepth) break;
     if (Array.isArray(node)) {
-      for (const item of node) walk(item, level + 1);
-      return;
+      for (const item of node) stack.push({ node: item, level: level + 1 });
+      continue;
     }
     for (const [key, child] of Object.entries(node)) {
       keys += 1;
       if (key.length > limits.maxKeyLength) longKey = true;
-      walk(child, level + 1);
+      stack.push({ node: child, level: level + 1 });
     }
-  };
-  walk(value, 1);
+  }
   const problems: string[] = [];
   if (keys > limits.maxKeys) problems.push(`at most ${limits.maxKeys} keys (found ${keys})`);
   if (depth > limits.maxDepth) problems.push(`at most ${limits.maxDepth} levels deep`);
   if (longKey) problems.push(`keys are at most ${limits.maxKeyLength} characters`);
+  if (depth > limits.maxDepth) return problems;
   const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
   if (bytes > limits.maxBytes) problems.push(`at most ${limits.maxBytes} bytes as JSON`);
   return problems;

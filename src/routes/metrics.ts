@@ -14,13 +14,18 @@ function sameSecret(presented: string, expected: string): boolean {
 /**
  * `GET /metrics` in the Prometheus text format, for scrapers rather than API
  * clients, so it is left out of the OpenAPI document (like `/docs`). With
- * METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`; unset,
- * it is public. Each scrape also probes the database and the rate limiter.
+ * METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`. Unset, it
+ * is 404 outside embedded mode (metrics describe traffic and are not for the
+ * public) and open in embedded mode, a local development server. Each scrape
+ * also probes the database and the rate limiter.
  */
 export function registerMetricsRoutes(app: App): void {
   app.get("/metrics", async (c) => {
     const services = c.get("services");
     const token = services.config.METRICS_TOKEN;
+    if (!token && services.config.mode !== "embedded") {
+      throw new ApiError("not_found", "No such route.");
+    }
     if (token) {
       const header = c.req.header("authorization") ?? "";
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { ModelId } from "../chat/schemas.ts";
+import { ModelId } from "./shared_schemas.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 

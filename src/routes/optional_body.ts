@@ -20,9 +20,7 @@ export async function optionalJsonBody<T extends z.ZodType>(
   }
   const result = schema.safeParse(parsed);
   if (!result.success) {
-    throw new ApiError("validation_error", undefined, {
-      issues: result.error.issues.map((i) => ({ path: i.path, message: i.message })),
-    });
+    throw ApiError.issues(result.error.issues);
   }
   return result.data;
 }

@@ -9,16 +9,15 @@ import {
   AnswerText,
   jsonOrEventStream,
   MessageText,
-  ModelId,
   StreamFlag,
   STREAMING_DESCRIPTION,
   TotalUsageSchema,
-} from "../chat/schemas.ts";
+} from "./chat_schemas.ts";
 import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
 import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
-import { errorResponses, jsonBody } from "./responses.ts";
+import { errorResponses, jsonBody, limited } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { Timestamp, uuid } from "./shared_schemas.ts";
+import { ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;
 const MAX_LISTED_MODELS = 20;
@@ -92,7 +91,6 @@ const ChatbotQueryResponse = z.object({
   timestamp: Timestamp,
 }).openapi("ChatbotQueryResponse");
 
-const limited = { limited: true };
 const llmErrors = [400, 401, 403, 404, 413, 415, 422, 429, 500, 503] as const;
 
 const queryRoute = createRoute({

@@ -58,6 +58,10 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
+/** Presets shared by the route files: a rate-limited operation, and what any authenticated one can answer. */
+export const limited = { limited: true } satisfies ResponseOptions;
+export const authErrors = [401, 403, 429, 500] as const;
+
 const wwwAuthenticate = {
   "WWW-Authenticate": textHeader(
     'RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent.',

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { UserRow } from "../db/users.ts";
+import { MODEL_ID_MAX_LENGTH, MODEL_ID_PATTERN } from "../llm/mod.ts";
 import { ROLES, SCOPES } from "../principal.ts";
 
 /** Path/query ids: UUIDs, bounded for the OWASP ruleset. */
@@ -17,6 +18,10 @@ export const Timestamp = z.string().max(40).openapi({
 export const RoleSchema = z.enum(ROLES).openapi({ example: "user" });
 
 export const ScopeSchema = z.enum(SCOPES);
+
+/** Any id a configured model can have (llm/models.ts holds the rule); used by every route. */
+export const ModelId = z.string().min(1).max(MODEL_ID_MAX_LENGTH).regex(MODEL_ID_PATTERN)
+  .openapi({ example: "echo-fast" });
 
 export const TierSchema = z.string().min(1).max(32).regex(/^[a-z0-9_-]+$/).openapi({
   example: "free",

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { CostUsd, Count } from "../chat/schemas.ts";
+import { CostUsd, Count } from "./chat_schemas.ts";
 import { summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
-import { actsAsAdmin } from "./access.ts";
+import { actsAsAdmin } from "../auth/access.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 
@@ -103,9 +103,7 @@ function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date 
     ? `the range is at most ${MAX_RANGE_DAYS} days`
     : null;
   if (problem) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{ path: ["from"], message: problem }],
-    });
+    throw ApiError.invalid("from", problem);
   }
   return { from, to };
 }

@@ -10,10 +10,10 @@ import { findChatbot } from "../db/chatbots.ts";
 import { replaceUserDetails, type UserDetailsRow } from "../db/user_details.ts";
 import { findUserById } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
-import { authorizeUserTarget, chatbotScopeOf } from "./access.ts";
+import { authorizeUserTarget, chatbotScopeOf } from "../auth/access.ts";
 import { UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
-import { errorResponses, jsonBody, jsonResponse } from "./responses.ts";
+import { authErrors, errorResponses, jsonBody, jsonResponse, limited } from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import { intQuery, Timestamp } from "./shared_schemas.ts";
 import { UserParams } from "./users.ts";
@@ -49,9 +49,6 @@ const ContextQuery = z.object({
   }),
   max_messages: intQuery(1, MAX_CONTEXT_MESSAGES, DEFAULT_MAX_MESSAGES),
 });
-
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const putUserDetails = createRoute({
   method: "put",
@@ -113,7 +110,7 @@ export function registerUserContextRoutes(app: App): void {
     const userId = c.req.valid("param").user_id;
     const body = c.req.valid("json");
     authorizeUserTarget(c.get("principal"), userId, "manage");
-    if (!(await findUserById(sql, userId))) throw new ApiError("not_found", "No such user.");
+    if (!(await findUserById(sql, userId))) throw ApiError.notFound("user");
     const row = await replaceUserDetails(sql, {
       userId,
       profile: body.profile,
@@ -131,7 +128,7 @@ export function registerUserContextRoutes(app: App): void {
     authorizeUserTarget(principal, userId, "manage");
     const chatbotId = query.chatbot_id ?? principal.chatbotId ?? null;
     const chatbot = chatbotId ? await findChatbot(sql, chatbotId, chatbotScopeOf(principal)) : null;
-    if (chatbotId && !chatbot) throw new ApiError("not_found", "No such chatbot.");
+    if (chatbotId && !chatbot) throw ApiError.notFound("chatbot");
     const { context, requiresConsent } = await buildUserContext(sql, {
       userId,
       chatbot,

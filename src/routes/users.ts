@@ -3,15 +3,22 @@ import type { App } from "../http/env.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
 import type { Principal } from "../principal.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit, type AuditAction } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";
 import { eraseUser, listUsers, lockUser, updateUser } from "../db/user_admin.ts";
 import { findUserById, type UserRow } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { actsAsAdmin, authorizeUserTarget } from "./access.ts";
-import { requestMeta } from "./auth.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
+import { requestMeta } from "../http/request_meta.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import {
   pageOf,
@@ -52,8 +59,6 @@ const ListUsersQuery = PageQuery.extend({
 });
 
 export const UserParams = z.object({ user_id: uuid("user_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 
 const listUsersRoute = createRoute({
   method: "get",
@@ -136,25 +141,18 @@ async function applyPrivilegeChanges(
   change: { before: UserRow; after: UserRow; actor: Principal; meta: RequestMeta },
 ): Promise<void> {
   const { before, after, actor, meta } = change;
-  const audit = (action: string, detail: Record<string, unknown> = {}) =>
-    recordAuditEvent(tx, {
-      action,
-      userId: after.id,
-      actorId: actor.userId,
-      ip: meta.ip,
-      requestId: meta.requestId,
-      detail,
-    });
+  const record = (action: AuditAction, detail: Record<string, unknown> = {}) =>
+    audit(tx, meta, action, { userId: after.id, actorId: actor.userId, detail });
   const roleChanged = before.role !== after.role;
   const disabledNow = !before.disabled && after.disabled;
   if (roleChanged || disabledNow) {
     await services.sessions.revokeAllOfUser(tx, after.id, disabledNow ? "disabled" : "role_change");
   }
-  if (roleChanged) await audit("user.role_change", { from: before.role, to: after.role });
-  if (disabledNow) await audit("user.disable");
-  if (before.disabled && !after.disabled) await audit("user.enable");
+  if (roleChanged) await record("user.role_change", { from: before.role, to: after.role });
+  if (disabledNow) await record("user.disable");
+  if (before.disabled && !after.disabled) await record("user.enable");
   if (before.tier !== after.tier) {
-    await audit("user.tier_change", { from: before.tier, to: after.tier });
+    await record("user.tier_change", { from: before.tier, to: after.tier });
   }
 }
 
@@ -174,7 +172,7 @@ export function registerUserRoutes(app: App): void {
     const userId = c.req.valid("param").user_id;
     authorizeUserTarget(c.get("principal"), userId, "view");
     const user = await findUserById(sql, userId);
-    if (!user) throw new ApiError("not_found", "No such user.");
+    if (!user) throw ApiError.notFound("user");
     return c.json(toUser(user), 200);
   });
 
@@ -198,7 +196,7 @@ export function registerUserRoutes(app: App): void {
       await applyPrivilegeChanges(tx, services, { before, after, actor: principal, meta });
       return after;
     });
-    if (!updated) throw new ApiError("not_found", "No such user.");
+    if (!updated) throw ApiError.notFound("user");
     return c.json(toUser(updated), 200);
   });
 
@@ -213,16 +211,13 @@ export function registerUserRoutes(app: App): void {
       // Revoking first also drops this instance's cached credentials of the user.
       await sessions.revokeAllOfUser(tx, userId, "user_deleted");
       if (!(await eraseUser(tx, userId))) return false;
-      await recordAuditEvent(tx, {
-        action: "user.delete",
+      await audit(tx, { ip: bySelf ? null : meta.ip, requestId: meta.requestId }, "user.delete", {
         actorId: bySelf ? null : principal.userId,
-        ip: bySelf ? null : meta.ip,
-        requestId: meta.requestId,
         detail: { by: bySelf ? "self" : "admin" },
       });
       return true;
     });
-    if (!erased) throw new ApiError("not_found", "No such user.");
+    if (!erased) throw ApiError.notFound("user");
     return c.body(null, 204);
   });
 }

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireAuth } from "../auth/middleware.ts";
 import type { Principal } from "../principal.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import { type DeliveryRow, listDeliveries } from "../db/webhook_deliveries.ts";
 import {
   deleteWebhook,
@@ -20,9 +20,16 @@ import {
   WEBHOOK_EVENT_TYPES,
   type Webhooks,
 } from "../webhooks/mod.ts";
-import { actsAsAdmin } from "./access.ts";
-import { requestMeta } from "./auth.ts";
-import { errorResponses, jsonBody, jsonResponse, noContentResponse } from "./responses.ts";
+import { actsAsAdmin } from "../auth/access.ts";
+import { requestMeta } from "../http/request_meta.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
 import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
@@ -118,8 +125,6 @@ const ListQuery = PageQuery.extend({
 });
 
 const Params = z.object({ webhook_id: uuid("webhook_id") });
-const limited = { limited: true };
-const authErrors = [401, 403, 429, 500] as const;
 const tags = ["webhooks"];
 
 const createWebhookRoute = createRoute({
@@ -296,7 +301,7 @@ async function ownedWebhook(c: Context<AppEnv>, id: string): Promise<WebhookRow>
     id,
     actsAsAdmin(principal) ? null : principal.userId,
   );
-  if (!row) throw new ApiError("not_found", "No such webhook.");
+  if (!row) throw ApiError.notFound("webhook");
   return row;
 }
 
@@ -325,12 +330,9 @@ export function registerWebhookRoutes(app: App): void {
         max: MAX_WEBHOOKS_PER_USER,
       });
       if (created) {
-        await recordAuditEvent(tx, {
-          action: "webhook.create",
+        await audit(tx, meta, "webhook.create", {
           userId: principal.userId,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
           detail: { webhook_id: id, events: body.events, all_users: created.all_users },
         });
       }
@@ -352,7 +354,7 @@ export function registerWebhookRoutes(app: App): void {
     let userId = principal.userId;
     if (query.user_id && query.user_id !== principal.userId) {
       // Another user's list looks like a missing one to anyone but an admin.
-      if (!actsAsAdmin(principal)) throw new ApiError("not_found", "No such user.");
+      if (!actsAsAdmin(principal)) throw ApiError.notFound("user");
       userId = query.user_id;
     }
     const { items, total } = await listWebhooks(sql, userId, query);
@@ -376,18 +378,15 @@ export function registerWebhookRoutes(app: App): void {
     const row = await sql.begin(async (tx) => {
       const updated = await updateWebhook(tx, existing.id, body);
       if (updated && body.disabled !== undefined && body.disabled !== existing.disabled) {
-        await recordAuditEvent(tx, {
-          action: body.disabled ? "webhook.disable" : "webhook.enable",
+        await audit(tx, meta, body.disabled ? "webhook.disable" : "webhook.enable", {
           userId: existing.user_id,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
           detail: { webhook_id: existing.id },
         });
       }
       return updated;
     });
-    if (!row) throw new ApiError("not_found", "No such webhook.");
+    if (!row) throw ApiError.notFound("webhook");
     return c.json(toWebhook(row), 200);
   });
 
@@ -399,18 +398,15 @@ export function registerWebhookRoutes(app: App): void {
     const deleted = await sql.begin(async (tx) => {
       const gone = await deleteWebhook(tx, existing.id);
       if (gone) {
-        await recordAuditEvent(tx, {
-          action: "webhook.delete",
+        await audit(tx, meta, "webhook.delete", {
           userId: existing.user_id,
           actorId: principal.userId,
-          ip: meta.ip,
-          requestId: meta.requestId,
           detail: { webhook_id: existing.id },
         });
       }
       return gone;
     });
-    if (!deleted) throw new ApiError("not_found", "No such webhook.");
+    if (!deleted) throw ApiError.notFound("webhook");
     return c.body(null, 204);
   });
 

@@ -1,5 +1,5 @@
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
-import { hashPassword } from "../auth/passwords.ts";
+import { hashPassword, scryptParams } from "../auth/passwords.ts";
 import { defaultKeyScopes } from "../principal.ts";
 import { insertApiKey, listApiKeys, revokeApiKey } from "../db/api_keys.ts";
 import { insertChatbot, listChatbots } from "../db/chatbots.ts";
@@ -24,11 +24,7 @@ export interface DemoCredentials {
 async function demoSecrets(services: Services) {
   const password = `demo-${crypto.randomUUID()}`;
   const { config } = services;
-  const passwordHash = await hashPassword(password, {
-    logN: config.PASSWORD_SCRYPT_LOG_N,
-    r: 8,
-    p: 1,
-  });
+  const passwordHash = await hashPassword(password, scryptParams(config));
   return { password, passwordHash, apiKey: generateApiKey() };
 }
 

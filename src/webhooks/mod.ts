@@ -1,7 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import type { Config } from "../config.ts";
 import { apiKeysExpiringBefore } from "../db/api_keys.ts";
-import { recordAuditEvent } from "../db/audit.ts";
+import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import type { Db } from "../db/tx.ts";
 import {
@@ -358,8 +358,7 @@ export class Webhooks {
     await this.sql.begin(async (tx) => {
       const disabled = await disableIfFailing(tx, webhookId, DISABLE_AFTER_FAILURES);
       if (!disabled) return;
-      await recordAuditEvent(tx, {
-        action: "webhook.disabled",
+      await audit(tx, { ip: null, requestId: null }, "webhook.disabled", {
         userId: disabled.user_id,
         detail: {
           webhook_id: webhookId,

@@ -4,14 +4,20 @@
  */
 export interface TcpProxy {
   port: number;
-  /** Drop every open connection and refuse new ones. */
-  cut(): void;
+  /**
+   * Drop every open connection. New ones are accepted and closed at once
+   * (default, like a proxy whose backend is gone) or, with "refuse", refused
+   * at the port (like a stopped Postgres: ECONNREFUSED).
+   */
+  cut(mode?: "close" | "refuse"): void;
   restore(): void;
   close(): Promise<void>;
 }
 
 export function startTcpProxy(targetHost: string, targetPort: number): TcpProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  let listening = true;
   const open = new Set<Deno.Conn>();
   let up = true;
   const pipes: Promise<void>[] = [];
@@ -32,8 +38,8 @@ export function startTcpProxy(targetHost: string, targetPort: number): TcpProxy 
     }
   };
 
-  const accepting = (async () => {
-    for await (const client of listener) {
+  const accept = async (from: Deno.Listener) => {
+    for await (const client of from) {
       if (!up) {
         client.close();
         continue;
@@ -47,7 +53,8 @@ export function startTcpProxy(targetHost: string, targetPort: number): TcpProxy 
         client.close();
       }
     }
-  })();
+  };
+  const accepting = [accept(listener).catch(() => {})];
 
   const dropAll = () => {
     for (const conn of open) {
@@ -59,18 +66,28 @@ export function startTcpProxy(targetHost: string, targetPort: number): TcpProxy 
   };
 
   return {
-    port: (listener.addr as Deno.NetAddr).port,
-    cut: () => {
+    port,
+    cut: (mode = "close") => {
       up = false;
+      if (mode === "refuse" && listening) {
+        listener.close();
+        listening = false;
+      }
       dropAll();
     },
     restore: () => {
       up = true;
+      if (!listening) {
+        listener = Deno.listen({ hostname: "127.0.0.1", port });
+        listening = true;
+        accepting.push(accept(listener).catch(() => {}));
+      }
     },
     close: async () => {
-      listener.close();
+      if (listening) listener.close();
+      listening = false;
       dropAll();
-      await accepting.catch(() => {});
+      await Promise.allSettled(accepting);
       await Promise.allSettled(pipes);
     },
   };

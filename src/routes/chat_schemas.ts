@@ -3,7 +3,8 @@
  * totals, and responses that are JSON or, when streaming, Server-Sent Events.
  */
 import { z } from "@hono/zod-openapi";
-import { jsonResponse } from "../routes/responses.ts";
+import { jsonResponse } from "./responses.ts";
+import { ModelId } from "./shared_schemas.ts";
 
 /** Upper bound of MAX_PROMPT_CHARS; the configured value is checked per request. */
 const PROMPT_SCHEMA_MAX = 1_000_000;
@@ -14,9 +15,6 @@ export const MessageText = (example: string) =>
     description: "At most MAX_PROMPT_CHARS characters (default 32000); longer is 422.",
     example,
   });
-
-export const ModelId = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/)
-  .openapi({ example: "echo-fast" });
 
 export const Count = (example: number) =>
   z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", example });

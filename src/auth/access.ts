@@ -1,13 +1,57 @@
 /**
- * What a credential may reach beyond its scopes: the confinement of API keys.
+ * All access policy, in one place: who acts as an admin, which chatbots,
+ * conversations and users a principal reaches, and what a credential may reach
+ * beyond its scopes (the confinement of API keys).
  *
+ * - Admin powers need the admin role and, on an API key, the `admin` scope
+ *   (`actsAsAdmin`, the one admin check).
  * - A chatbot-bound key holds at most `BOUND_KEY_SCOPES` and reaches only its
  *   chatbot (routes ask `chatbotScopeOf`/`conversationScopeOf` for that).
  * - A key manages (creates, rolls, revokes, updates) only keys it could itself
  *   create: `assertKeyWithinReach` is that one rule, for every key operation.
  */
+import type { ChatbotScope } from "../db/chatbots.ts";
+import type { ConversationScope } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
-import { type Principal, type Role, type Scope, scopesOfRole } from "../principal.ts";
+import { type Principal, type Role, roleAtLeast, type Scope, scopesOfRole } from "../principal.ts";
+
+/** Admin powers need the admin role and, on an API key, the `admin` scope. */
+export function actsAsAdmin(principal: Principal): boolean {
+  return principal.role === "admin" && principal.scopes.includes("admin");
+}
+
+/** The chatbots a principal reaches: its own (admins: all); a bound key only its chatbot. */
+export function chatbotScopeOf(principal: Principal): ChatbotScope {
+  return {
+    ownerId: actsAsAdmin(principal) ? null : principal.userId,
+    chatbotId: principal.chatbotId ?? null,
+  };
+}
+
+/** A caller reaches their own conversations; a chatbot-bound key only its chatbot's. */
+export function conversationScopeOf(principal: Principal): ConversationScope {
+  return { userId: principal.userId, chatbotId: principal.chatbotId ?? null };
+}
+
+/** `view`: read the user (moderators may); `manage`: change, erase or read private data. */
+export type UserAccess = "view" | "manage";
+
+/**
+ * Gate for routes on `/v1/users/{user_id}`. Callers always reach themselves.
+ * Whoever may not even see other users gets 404, exactly as for a missing
+ * one; a moderator, who sees them, gets 403 where only admins may act.
+ */
+export function authorizeUserTarget(
+  principal: Principal,
+  targetUserId: string,
+  access: UserAccess,
+): void {
+  if (targetUserId === principal.userId) return;
+  if (!roleAtLeast(principal.role, "moderator")) throw ApiError.notFound("user");
+  if (access === "manage" && !actsAsAdmin(principal)) {
+    throw new ApiError("forbidden", "Only admins act on other users.");
+  }
+}
 
 /** The only scopes a chatbot-bound key may hold. */
 export const BOUND_KEY_SCOPES: readonly Scope[] = ["query", "chat", "chatbots:read", "usage:read"];
@@ -56,8 +100,7 @@ export interface ReachRefusal {
  */
 export function keyReachRefusal(actor: Principal, target: KeyShape): ReachRefusal | null {
   if (actor.type !== "api_key") return null;
-  const actsAsAdmin = actor.role === "admin" && actor.scopes.includes("admin");
-  if (!actsAsAdmin && (target.tier || target.rateLimitPerMinute || target.rateLimitPerDay)) {
+  if (!actsAsAdmin(actor) && (target.tier || target.rateLimitPerMinute || target.rateLimitPerDay)) {
     return {
       message: "Only an admin's key acts on keys with a tier or limit overrides.",
       detail: { reason: "admin_settings" },

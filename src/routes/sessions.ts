@@ -1,0 +1,155 @@
+/** Sessions of the caller's own login: logout, and listing or revoking sessions. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../auth/middleware.ts";
+import { audit } from "../db/audit.ts";
+import { listActiveSessions } from "../db/sessions.ts";
+import { ApiError } from "../errors.ts";
+import type { App } from "../http/env.ts";
+import { requestMeta } from "../http/request_meta.ts";
+import { optionalJsonBody } from "./optional_body.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+  noContentResponse,
+} from "./responses.ts";
+import { bearerOnly } from "./security.ts";
+import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+
+const LogoutBody = z.object({
+  all_sessions: z.boolean().optional().openapi({
+    description: "Revoke every session of the user.",
+  }),
+}).openapi("LogoutRequest");
+
+const SessionSchema = z.object({
+  id: z.uuid().max(36),
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  expires_at: Timestamp,
+  user_agent: z.string().max(256).nullable(),
+  ip: z.string().max(64).nullable(),
+  current: z.boolean(),
+}).openapi("Session");
+
+const logout = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  operationId: "logout",
+  tags: ["auth"],
+  summary: "End this session (or all sessions)",
+  description: "Needs the access token (not an API key). The body is optional: an empty POST " +
+    'ends this session; `{"all_sessions": true}` ends every session of the user.',
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { body: { ...jsonBody(LogoutBody, { all_sessions: false }), required: false } },
+  responses: {
+    204: noContentResponse("Logged out.", limited),
+    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const listSessions = createRoute({
+  method: "get",
+  path: "/v1/auth/sessions",
+  operationId: "listSessions",
+  tags: ["auth"],
+  summary: "The caller's active sessions",
+  description: "Needs the access token. Sessions not revoked, expired or idle, most recently " +
+    "used first; `current` marks the one making this request.",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(
+      pageOf(SessionSchema, "SessionPage"),
+      "Sessions, most recently used first.",
+      limited,
+    ),
+    ...errorResponses([400, 422, ...authErrors], limited),
+  },
+});
+
+const revokeSessionRoute = createRoute({
+  method: "delete",
+  path: "/v1/auth/sessions/{session_id}",
+  operationId: "revokeSession",
+  tags: ["auth"],
+  summary: "Revoke one of the caller's sessions",
+  description: "Needs the access token. Ends the session (its refresh token stops working; " +
+    "access tokens stop within seconds); another user's session is 404.",
+  security: bearerOnly,
+  middleware: [requireAuth({ jwtOnly: true })] as const,
+  request: { params: z.object({ session_id: uuid("session_id") }) },
+  responses: {
+    204: noContentResponse("Revoked.", limited),
+    ...errorResponses([400, 404, 422, ...authErrors], limited),
+  },
+});
+
+export function registerSessionRoutes(app: App): void {
+  app.openapi(logout, async (c) => {
+    const { sql, sessions } = c.get("services");
+    const principal = c.get("principal");
+    // The body is optional: an empty POST logs out this session.
+    const allSessions = (await optionalJsonBody(c, LogoutBody))?.all_sessions ?? false;
+    const meta = requestMeta(c);
+    if (allSessions) {
+      await sql.begin(async (tx) => {
+        await sessions.revokeAllOfUser(tx, principal.userId, "logout_all");
+        await audit(tx, meta, "auth.logout_all", {
+          userId: principal.userId,
+          actorId: principal.userId,
+        });
+      });
+    } else {
+      await sessions.revoke(principal.sessionId!, "logout");
+      await audit(sql, meta, "auth.logout", {
+        userId: principal.userId,
+        actorId: principal.userId,
+        detail: { session_id: principal.sessionId },
+      });
+    }
+    return c.body(null, 204);
+  });
+
+  app.openapi(listSessions, async (c) => {
+    const { sql, config } = c.get("services");
+    const principal = c.get("principal");
+    const page = c.req.valid("query");
+    const { items, total } = await listActiveSessions(
+      sql,
+      principal.userId,
+      config.SESSION_IDLE_TTL_SECONDS,
+      page,
+    );
+    return c.json({
+      items: items.map((s) => ({
+        id: s.id,
+        created_at: s.created_at.toISOString(),
+        last_used_at: s.last_used_at.toISOString(),
+        expires_at: s.expires_at.toISOString(),
+        user_agent: s.user_agent,
+        ip: s.ip,
+        current: s.id === principal.sessionId,
+      })),
+      limit: page.limit,
+      offset: page.offset,
+      total,
+    }, 200);
+  });
+
+  app.openapi(revokeSessionRoute, async (c) => {
+    const { sessions } = c.get("services");
+    const principal = c.get("principal");
+    const revoked = await sessions.revoke(
+      c.req.valid("param").session_id,
+      "revoked_by_user",
+      principal.userId,
+    );
+    if (!revoked) throw ApiError.notFound("session");
+    return c.body(null, 204);
+  });
+}
