@@ -63,6 +63,26 @@ Deno.test("OpenAPI: every operation has a description and a request example", as
       assert.deepEqual(missing, []);
     });
 
+    await t.step("the operations a newcomer tries first show a response example", () => {
+      const first = [
+        "register",
+        "login",
+        "refreshToken",
+        "getCurrentUser",
+        "whoami",
+        "query",
+        "getUsage",
+      ];
+      const byId = new Map(ops.map((op) => [op.operationId, op as unknown as Json]));
+      const missing = first.filter((id) => {
+        const responses = byId.get(id)?.responses as Record<string, Json>;
+        const ok = Object.entries(responses).find(([status]) => status.startsWith("2"))?.[1];
+        const media = (ok?.content as Record<string, Json>)["application/json"];
+        return media?.example === undefined;
+      });
+      assert.deepEqual(missing, []);
+    });
+
     await t.step("no nullable $ref is emitted as allOf (which admits no null)", () => {
       const bad: string[] = [];
       const walk = (node: unknown, where: string) => {

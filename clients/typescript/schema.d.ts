@@ -4407,6 +4407,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
@@ -4881,6 +4903,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "email": "ada@example.com",
+                     *       "display_name": "Ada",
+                     *       "first_name": null,
+                     *       "last_name": null,
+                     *       "company": null,
+                     *       "job_title": null,
+                     *       "role": "user",
+                     *       "tier": "free",
+                     *       "disabled": false,
+                     *       "created_at": "2026-11-23T12:00:00.000Z",
+                     *       "updated_at": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
@@ -5250,6 +5288,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5483,6 +5529,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["RegisterResponse"];
                 };
             };
@@ -6081,6 +6149,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "principal": {
+                     *         "type": "api_key",
+                     *         "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "scopes": [
+                     *           "query",
+                     *           "chat",
+                     *           "profile:read",
+                     *           "usage:read"
+                     *         ],
+                     *         "api_key_id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Whoami"];
                 };
             };
@@ -9395,6 +9481,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40",
+                     *       "conversation_id": "b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60",
+                     *       "mode": "speed",
+                     *       "answers": [
+                     *         {
+                     *           "model": "echo-fast",
+                     *           "content": "Echo: What is a capability-based security model?",
+                     *           "finish_reason": "stop",
+                     *           "latency_ms": 3,
+                     *           "usage": {
+                     *             "input_tokens": 11,
+                     *             "output_tokens": 12
+                     *           },
+                     *           "cost_usd": 0.0000059,
+                     *           "status": "complete"
+                     *         }
+                     *       ],
+                     *       "selected": 0,
+                     *       "usage": {
+                     *         "input_tokens": 11,
+                     *         "output_tokens": 12,
+                     *         "cost_usd": 0.0000059
+                     *       },
+                     *       "timestamp": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["QueryResponse"];
                     "text/event-stream": string;
                 };
@@ -9673,6 +9787,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "key": "2026-11-22",
+                     *           "requests": 3,
+                     *           "input_tokens": 120,
+                     *           "output_tokens": 310,
+                     *           "cost_usd": 0.000136
+                     *         },
+                     *         {
+                     *           "key": "2026-11-23",
+                     *           "requests": 2,
+                     *           "input_tokens": 80,
+                     *           "output_tokens": 95,
+                     *           "cost_usd": 0.000046
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "requests": 5,
+                     *         "input_tokens": 200,
+                     *         "output_tokens": 405,
+                     *         "cost_usd": 0.000182
+                     *       },
+                     *       "from": "2026-10-24T12:00:00.000Z",
+                     *       "to": "2026-11-23T12:00:00.000Z",
+                     *       "group_by": "day"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsageReport"];
                 };
             };

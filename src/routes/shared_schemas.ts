@@ -42,6 +42,22 @@ export const UserSchema = z.object({
   updated_at: Timestamp,
 }).openapi("User");
 
+/** A user as answers show it, for response examples. */
+export const EXAMPLE_USER: z.infer<typeof UserSchema> = {
+  id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+  email: "ada@example.com",
+  display_name: "Ada",
+  first_name: null,
+  last_name: null,
+  company: null,
+  job_title: null,
+  role: "user",
+  tier: "free",
+  disabled: false,
+  created_at: "2026-11-23T12:00:00.000Z",
+  updated_at: "2026-11-23T12:00:00.000Z",
+};
+
 export function toUser(row: UserRow): z.infer<typeof UserSchema> {
   return {
     id: row.id,

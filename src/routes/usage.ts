@@ -84,6 +84,28 @@ const getUsageRoute = createRoute({
   responses: {
     200: jsonResponse(UsageReport, "Usage rows, their totals and the period covered.", {
       limited: true,
+      example: {
+        items: [
+          {
+            key: "2026-11-22",
+            requests: 3,
+            input_tokens: 120,
+            output_tokens: 310,
+            cost_usd: 0.000136,
+          },
+          {
+            key: "2026-11-23",
+            requests: 2,
+            input_tokens: 80,
+            output_tokens: 95,
+            cost_usd: 0.000046,
+          },
+        ],
+        totals: { requests: 5, input_tokens: 200, output_tokens: 405, cost_usd: 0.000182 },
+        from: "2026-10-24T12:00:00.000Z",
+        to: "2026-11-23T12:00:00.000Z",
+        group_by: "day",
+      },
     }),
     ...errorResponses([400, 401, 403, 422, 429, 500], { limited: true }),
   },
