@@ -1,18 +1,42 @@
 import { createApp } from "./src/app.ts";
+import { AdminBootstrapError, ensureAdmin } from "./src/auth/admin_bootstrap.ts";
 import { ConfigError, loadConfig, readEnv } from "./src/config.ts";
+import { DataDirError } from "./src/data_dir.ts";
 import { MigrationError } from "./src/db/migrate.ts";
 import { demoBanner, seedDemo } from "./src/seed/demo.ts";
 import { startServer } from "./src/server.ts";
 import { createServices, type Services } from "./src/services.ts";
+
+/** ADMIN_EMAIL / ADMIN_PASSWORD: create or promote the first admin on every start. */
+async function bootstrapAdmin(services: Services): Promise<void> {
+  const { config, log, sql } = services;
+  if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) return;
+  try {
+    const result = await ensureAdmin(sql, {
+      email: config.ADMIN_EMAIL,
+      password: config.ADMIN_PASSWORD,
+      scrypt: { logN: config.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 },
+      actor: "ADMIN_EMAIL",
+    });
+    log.info("admin account from ADMIN_EMAIL", { outcome: result.outcome, user_id: result.userId });
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+}
 
 async function main(): Promise<void> {
   let services: Services;
   try {
     const config = loadConfig(readEnv());
     services = await createServices(config);
+    await bootstrapAdmin(services);
   } catch (error) {
     // Start-up problems are the operator's to fix: a clear line, no stack trace.
-    if (error instanceof ConfigError || error instanceof MigrationError) {
+    if (
+      error instanceof ConfigError || error instanceof MigrationError ||
+      error instanceof AdminBootstrapError || error instanceof DataDirError
+    ) {
       console.error(error.message);
     } else {
       console.error(`Gatehouse failed to start: ${error instanceof Error ? error.message : error}`);

@@ -85,6 +85,23 @@ export function checkDockerfile(dockerfile: string, denoJson: string): string[] 
     problems.push("no `RUN deno install --frozen`: dependencies must come from the lockfile");
   }
 
+  // Layer order: deno.json and deno.lock alone, the install, then the sources, so a
+  // code change rebuilds only the layers after the dependency layer.
+  const isManifestCopy = (args: string) =>
+    args.split(/\s+/).slice(0, -1).every((f) => /^(\.\/)?deno\.(json|jsonc|lock)$/.test(f));
+  const firstInstall = instructions.findIndex((i) =>
+    i.keyword === "RUN" && /\bdeno\s+install\b/.test(i.args) && /--frozen/.test(i.args)
+  );
+  const firstSourceCopy = instructions.findIndex((i) =>
+    i.keyword === "COPY" && !isManifestCopy(i.args)
+  );
+  if (firstInstall >= 0 && firstSourceCopy >= 0 && firstSourceCopy < firstInstall) {
+    problems.push(
+      "sources are copied before `deno install --frozen`: copy deno.json and deno.lock, " +
+        "install, then copy the sources (so code changes reuse the dependency layer)",
+    );
+  }
+
   // CMD: deno run with the same permissions and entry point as `deno task start`.
   const start = (JSON.parse(denoJson) as { tasks?: Record<string, string> }).tasks?.start;
   const cmd = last("CMD");

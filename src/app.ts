@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -22,6 +21,7 @@ import { registerChatSocketRoutes } from "./routes/chat_ws.ts";
 import { registerChatbotRoutes } from "./routes/chatbots.ts";
 import { registerConsentRoutes } from "./routes/consents.ts";
 import { registerConversationRoutes } from "./routes/conversations.ts";
+import { DOCS_CSP, isDocsPath, registerDocsRoutes } from "./routes/docs.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoutes } from "./routes/metrics.ts";
 import { registerModelRoutes } from "./routes/models.ts";
@@ -35,9 +35,6 @@ import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import type { Services } from "./services.ts";
 import { VERSION } from "./version.ts";
-
-/** Swagger UI, the one HTML page. */
-const DOCS_PATH = "/docs";
 
 /** Validation failures become the contract's 422 with every issue listed. */
 function validationHook(
@@ -79,7 +76,7 @@ export function createApp(services: Services): App {
   const routeMethods = new RouteMethods(() => app.routes);
 
   app.use("*", requestContext(services));
-  app.use("*", securityHeaders([DOCS_PATH]));
+  app.use("*", securityHeaders(isDocsPath, DOCS_CSP));
   app.use("*", corsPolicy(config.CORS_ORIGINS));
   app.use(
     "*",
@@ -93,8 +90,9 @@ export function createApp(services: Services): App {
       },
     }),
   );
-  app.use("/v1/*", requireJsonBodies());
-  app.use("/openai/v1/*", requireJsonBodies());
+  const isRouted = (method: string, path: string) => routeMethods.allowedFor(path).includes(method);
+  app.use("/v1/*", requireJsonBodies(isRouted));
+  app.use("/openai/v1/*", requireJsonBodies(isRouted));
   app.use("*", refuseUnstorableInput());
 
   // The API surface, one line per area.
@@ -180,7 +178,7 @@ export function createApp(services: Services): App {
     document ??= JSON.stringify(app.getOpenAPI31Document(documentConfig));
     return c.body(document, 200, { "Content-Type": "application/json" });
   });
-  app.get(DOCS_PATH, swaggerUI({ url: "/openapi.json", title: "Gatehouse API" }));
+  registerDocsRoutes(app);
 
   app.notFound((c) => {
     const allowed = routeMethods.allowedFor(c.req.path);

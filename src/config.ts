@@ -120,6 +120,8 @@ export const envSchema = z.object({
   SPEND_FAIL_OPEN: bool.default(false),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),
+  ADMIN_EMAIL: z.email().max(254).optional(),
+  ADMIN_PASSWORD: z.string().min(1).max(1024).optional(),
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   WEBHOOK_RETRY_SCHEDULE: durations.default([
@@ -195,6 +197,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         "REDIS_URL: required outside embedded mode (or UPSTASH_REDIS_REST_URL, or RATE_LIMIT_BACKEND=memory for a single instance)",
       );
     }
+  }
+  if (!!raw.ADMIN_EMAIL !== !!raw.ADMIN_PASSWORD) {
+    problems.push(
+      raw.ADMIN_EMAIL
+        ? "ADMIN_PASSWORD: required when ADMIN_EMAIL is set (used only if the user is created)"
+        : "ADMIN_EMAIL: required when ADMIN_PASSWORD is set",
+    );
   }
   const byteLength = (text: string) => new TextEncoder().encode(text).length;
   if (raw.JWT_SECRET && byteLength(raw.JWT_SECRET) < 32) {

@@ -57,6 +57,8 @@ export type CredentialRef =
 export interface Principal {
   type: "user" | "api_key";
   userId: string;
+  /** The user's email as of the credential check (cached like the role). */
+  email?: string;
   role: Role;
   tier: string;
   scopes: Scope[];

@@ -5,7 +5,15 @@
  * fails here, and a breaking one fails type-checking of this file.
  */
 import assert from "node:assert/strict";
-import { createGatehouseClient } from "../clients/typescript/mod.ts";
+import { example } from "../clients/typescript/example.ts";
+import {
+  createGatehouseClient,
+  queryChatbotJson,
+  queryJson,
+  queryStream,
+  sendChatMessageJson,
+  sendChatMessageStream,
+} from "../clients/typescript/mod.ts";
 import { generateSchemaTypes, SCHEMA_FILE } from "../scripts/client_codegen.ts";
 import { startServer } from "../src/server.ts";
 import { startTestApp } from "./support/harness.ts";
@@ -30,18 +38,9 @@ function json<T>(data: T | string | undefined): T {
   return data as T;
 }
 
-Deno.test("generated client: the whole journey over HTTP", async (t) => {
-  const h = await startTestApp();
-  const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
-  const baseUrl = `http://127.0.0.1:${server.port}`;
-  try {
-    await t.step("the committed client matches the live /openapi.json", async () => {
-      const live = await (await fetch(`${baseUrl}/openapi.json`)).json();
-      const fresh = await generateSchemaTypes(live);
-      const committed = await Deno.readTextFile(SCHEMA_FILE);
-      assert.ok(fresh === committed, "clients/typescript is stale: run `deno task client`");
-    });
-
+/** The journey, against `baseUrl` (the service, or a validating proxy in front of it). */
+async function journey(t: Deno.TestContext, baseUrl: string): Promise<void> {
+  {
     const gh = createGatehouseClient(baseUrl);
     const email = `journey-${crypto.randomUUID().slice(0, 8)}@example.com`;
     const password = "tidal-marble-compass";
@@ -152,6 +151,42 @@ Deno.test("generated client: the whole journey over HTTP", async (t) => {
       assert.ok(requests >= 5, `usage rows counted: ${requests}`);
     });
 
+    await t.step("typed JSON and stream helpers of clients/typescript/mod.ts", async () => {
+      const { data } = await queryJson(gh, { prompt: "typed json", mode: "speed" });
+      // `data.answers` type-checks: the helper asked for JSON and says so.
+      assert.match(data!.answers[0]!.content, /typed json/);
+      const usage: number = data!.usage.output_tokens;
+      assert.ok(usage > 0);
+      const chat = await sendChatMessageJson(gh, { message: "typed chat" });
+      assert.match(chat.data!.content, /typed chat/);
+      const bot = await queryChatbotJson(gh, chatbotId, { message: "typed bot" });
+      assert.equal(bot.data!.chatbot_id, chatbotId);
+      let text = "";
+      let done: string | undefined;
+      for await (const e of queryStream(gh, { prompt: "typed stream", mode: "speed" })) {
+        if (e.event === "chunk") text += e.data.delta;
+        if (e.event === "done") done = e.data.conversation_id;
+      }
+      assert.match(text, /typed stream/);
+      assert.ok(done);
+      const events: string[] = [];
+      for await (const e of sendChatMessageStream(gh, { message: "typed chat stream" })) {
+        events.push(e.event);
+      }
+      assert.equal(events.at(-1), "done");
+      const bad = await queryJson(gh, { prompt: "x", mode: "speed", models: ["nope"] });
+      assert.equal(bad.response.status, 422);
+      assert.equal(bad.error?.error, "validation_error");
+    });
+
+    await t.step("the README's runnable example (clients/typescript/example.ts)", async () => {
+      const lines: string[] = [];
+      const out = await example(baseUrl, email, password, (line) => lines.push(line));
+      assert.match(out.answer, /capability-based/);
+      assert.match(out.streamed, /Stream this/);
+      assert.match(lines[0]!, new RegExp(`logged in as ${email}`));
+    });
+
     await t.step("logout", async () => {
       const out = await gh.POST("/v1/auth/logout", { body: {} });
       assert.equal(out.response.status, 204);
@@ -160,7 +195,85 @@ Deno.test("generated client: the whole journey over HTTP", async (t) => {
       const refresh = await gh.POST("/v1/auth/refresh", { body: { refresh_token: refreshToken } });
       assert.equal(refresh.response.status, 401);
     });
+  }
+}
+
+Deno.test("generated client: the whole journey over HTTP", async (t) => {
+  const h = await startTestApp();
+  const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  try {
+    await t.step("the committed client matches the live /openapi.json", async () => {
+      const live = await (await fetch(`${baseUrl}/openapi.json`)).json();
+      const fresh = await generateSchemaTypes(live);
+      const committed = await Deno.readTextFile(SCHEMA_FILE);
+      assert.ok(fresh === committed, "clients/typescript is stale: run `deno task client`");
+    });
+    await journey(t, baseUrl);
   } finally {
+    await server.shutdown();
+    await h.close();
+  }
+});
+
+/**
+ * The same journey through Stoplight Prism as a validating proxy
+ * (`prism proxy openapi.json <service> --errors`): an answer or request the
+ * document does not allow becomes an error, so the document cannot drift from
+ * the answers. `.ci/run` installs Prism and sets PRISM_BIN.
+ */
+const PRISM_BIN = Deno.env.get("PRISM_BIN");
+if (!PRISM_BIN) {
+  console.log(
+    "client_e2e_test: the Prism run is SKIPPED because PRISM_BIN is unset (.ci/run sets it)",
+  );
+}
+
+Deno.test({
+  name: "generated client: the journey through a Prism validating proxy finds no violation",
+  ignore: !PRISM_BIN,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async (t) => {
+  const h = await startTestApp();
+  const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
+  const upstream = `http://127.0.0.1:${server.port}`;
+  const dir = await Deno.makeTempDir({ prefix: "gatehouse-prism-" });
+  const spec = `${dir}/openapi.json`;
+  await Deno.writeTextFile(spec, await (await fetch(`${upstream}/openapi.json`)).text());
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const prism = new Deno.Command(PRISM_BIN!, {
+    args: ["proxy", spec, upstream, "--errors", "--host", "127.0.0.1", "--port", String(port)],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
+  };
+  const collecting = Promise.all([collect(prism.stdout), collect(prism.stderr)]);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const res = await fetch(`${baseUrl}/health/live`);
+        await res.body?.cancel();
+        if (res.status === 200) break;
+      } catch { /* not listening yet */ }
+      if (Date.now() > deadline) throw new Error(`Prism did not start:\n${output.join("")}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await journey(t, baseUrl);
+    const violations = output.join("").split("\n").filter((l) => /violation/i.test(l));
+    assert.deepEqual(violations, [], "Prism reported violations");
+  } finally {
+    prism.kill("SIGTERM");
+    await prism.status;
+    await collecting.catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
     await server.shutdown();
     await h.close();
   }

@@ -11,7 +11,10 @@ function addProbeRoutes(app: App) {
     method: "post",
     path: "/v1/test-echo",
     request: {
-      body: jsonBody(z.object({ name: z.string().min(2), count: z.number().int() })),
+      body: jsonBody(z.object({ name: z.string().min(2), count: z.number().int() }), {
+        name: "xy",
+        count: 1,
+      }),
     },
     responses: { 200: jsonResponse(z.object({ name: z.string() }), "ok") },
   });
@@ -184,7 +187,11 @@ Deno.test("error contract", async (t) => {
       assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
       await res.body?.cancel();
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-      assert.equal(res.headers.get("x-frame-options"), "SAMEORIGIN");
+      assert.equal(res.headers.get("x-frame-options"), "DENY");
+      const csp = res.headers.get("content-security-policy") ?? "";
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /script-src 'self'(;|$)/, "no inline or third-party script");
+      assert.ok(!/https?:/.test(csp), "no other origin is allowed");
       assert.equal(res.headers.get("x-xss-protection"), "0");
       assert.equal(res.headers.get("cache-control"), null, "the page itself may be cached");
     });

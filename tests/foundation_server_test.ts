@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SWAGGER_UI_VERSION } from "../src/routes/docs.ts";
 import { startServer } from "../src/server.ts";
 import { startTestApp } from "./support/harness.ts";
 
@@ -89,7 +90,22 @@ Deno.test("OpenAPI document and Swagger UI", async (t) => {
       assert.equal(docs.status, 200);
       const html = await docs.text();
       assert.match(html, /swagger/i);
-      assert.match(html, /\/openapi\.json/);
+      assert.ok(!/https?:\/\//.test(html), "the page loads nothing from another host");
+      const init = await (await h.request("/docs/init.js")).text();
+      assert.match(init, /\/openapi\.json/);
+      // Every script and stylesheet comes from this service, pinned to the package version.
+      for (const [, src] of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+        const asset = await h.request(src!);
+        assert.equal(asset.status, 200, src);
+        await asset.body?.cancel();
+        if (src!.includes("/assets/")) {
+          assert.match(src!, new RegExp(`/docs/assets/${SWAGGER_UI_VERSION}/`));
+          assert.equal(asset.headers.get("cache-control"), "public, max-age=31536000, immutable");
+        }
+      }
+      const missing = await h.request(`/docs/assets/${SWAGGER_UI_VERSION}/package.json`);
+      assert.equal(missing.status, 404, "only the listed assets are served");
+      await missing.body?.cancel();
     });
   } finally {
     await h.close();

@@ -59,6 +59,21 @@ Deno.test("the Dockerfile is pinned, non-root, frozen and runs like deno task st
     assert.match(problemsOf(variant(/--frozen ?/, "")), /--frozen/);
   });
 
+  await t.step("sources copied before the dependency install are refused", () => {
+    const before = variant(
+      /COPY deno\.json deno\.lock \.\/\nRUN deno install --frozen\n/,
+      "COPY deno.json deno.lock ./\nCOPY src/ src/\nRUN deno install --frozen\n",
+    );
+    assert.match(problemsOf(before), /sources are copied before `deno install --frozen`/);
+    // The real Dockerfile: manifest, install, then sources.
+    const lines = parseDockerfile(dockerfile);
+    const install = lines.findIndex((i) =>
+      i.keyword === "RUN" && /deno install --frozen$/.test(i.args)
+    );
+    const firstSource = lines.findIndex((i) => i.keyword === "COPY" && /src\//.test(i.args));
+    assert.ok(install >= 0 && install < firstSource);
+  });
+
   await t.step("CMD permissions must equal those of deno task start", () => {
     assert.match(problemsOf(variant(/"--allow-net", /, "")), /differ from deno task start/);
     assert.match(problemsOf(variant(/"--allow-net"/, '"--allow-all"')), /differ/);

@@ -69,7 +69,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and the service is not draining */
+        /**
+         * Readiness: the database answers and the service is not draining
+         * @description For a load balancer's or orchestrator's readiness probe: 200 while this instance should get traffic; 503 with a reason when the database does not answer within READINESS_TIMEOUT_MS or the instance is shutting down.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -280,7 +283,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session (or all sessions) */
+        /**
+         * End this session (or all sessions)
+         * @description Needs the access token (not an API key). The body is optional: an empty POST ends this session; `{"all_sessions": true}` ends every session of the user.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -317,7 +323,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password (ends every session) */
+        /**
+         * Change the password (ends every session)
+         * @description Needs the access token (not an API key) and the current password. The new password follows the registration policy; every session ends, including this one.
+         */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -354,7 +363,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account and start a session */
+        /**
+         * Create an account and start a session
+         * @description Creates a user with role `user` and tier `free` and answers with the user and a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email is 409. Limited per client IP, with login and refresh.
+         */
         post: operations["register"];
         delete?: never;
         options?: never;
@@ -369,7 +381,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's active sessions */
+        /**
+         * The caller's active sessions
+         * @description Needs the access token. Sessions not revoked, expired or idle, most recently used first; `current` marks the one making this request.
+         */
         get: operations["listSessions"];
         put?: never;
         post?: never;
@@ -389,7 +404,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke one of the caller's sessions */
+        /**
+         * Revoke one of the caller's sessions
+         * @description Needs the access token. Ends the session (its refresh token stops working; access tokens stop within seconds); another user's session is 404.
+         */
         delete: operations["revokeSession"];
         options?: never;
         head?: never;
@@ -403,7 +421,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The resolved principal: user or API key, role, tier and scopes */
+        /**
+         * The resolved principal: user or API key, role, tier and scopes
+         * @description Who the credential is: the user (id and email), their role and tier, and the scopes in force; for an API key also its id and chatbot binding, for a token its session.
+         */
         get: operations["whoami"];
         put?: never;
         post?: never;
@@ -1311,7 +1332,7 @@ export interface components {
         ConsentAnswer: {
             /** Format: uuid */
             consent_request_id: string;
-            /** @description Proof of the grant, shown once; only its hash is stored. */
+            /** @description A receipt of the grant, for the user's records: shown once, stored only as a hash, so whether and when consent was given can be settled later by presenting it (an operator matches its hash). No operation takes it and nothing needs it: the grant applies by itself to the chatbot's next queries, until revokeConsent. */
             consent_token?: string;
             message: string;
             /** @enum {string} */
@@ -1338,7 +1359,10 @@ export interface components {
         };
         ConsentResponseRequest: {
             approved: boolean;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description `requires_consent.consent_request_id` of a query or chat answer.
+             */
             consent_request_id: string;
         };
         ContextMessage: {
@@ -1408,7 +1432,8 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "complete" | "incomplete" | "error";
-            usage: components["schemas"]["TokenUsage"] & (Record<string, never> | null);
+            /** @description Token counts of an assistant message; null on user and system messages. */
+            usage: components["schemas"]["TokenUsage"] | null;
         };
         ConversationPage: {
             items: components["schemas"]["ConversationSummary"][];
@@ -1638,6 +1663,9 @@ export interface components {
              * @example correct horse battery staple
              */
             password: string;
+        };
+        LoginResponse: components["schemas"]["TokenPair"] & {
+            user: components["schemas"]["User"];
         };
         LogoutRequest: {
             /** @description Revoke every session of the user. */
@@ -2112,7 +2140,25 @@ export interface components {
             total: number;
         };
         UsageReport: {
+            /**
+             * Format: date-time
+             * @description Start of the period covered (inclusive).
+             * @example 2026-10-24T00:00:00.000Z
+             */
+            from: string;
+            /**
+             * @example day
+             * @enum {string}
+             */
+            group_by: "day" | "model" | "api_key";
             items: components["schemas"]["UsageRow"][];
+            /**
+             * Format: date-time
+             * @description End of the period covered (exclusive).
+             * @example 2026-11-24T00:00:00.000Z
+             */
+            to: string;
+            totals: components["schemas"]["UsageTotals"];
         };
         UsageRow: {
             /**
@@ -2130,6 +2176,29 @@ export interface components {
              * @example 2026-11-23
              */
             key: string | null;
+            /**
+             * Format: int64
+             * @example 2048
+             */
+            output_tokens: number;
+            /**
+             * Format: int64
+             * @example 42
+             */
+            requests: number;
+        };
+        /** @description Sums over every row of the report. */
+        UsageTotals: {
+            /**
+             * @description US dollars, exact to 6 decimals (micro-dollars).
+             * @example 0.000042
+             */
+            cost_usd: number;
+            /**
+             * Format: int64
+             * @example 5120
+             */
+            input_tokens: number;
             /**
              * Format: int64
              * @example 2048
@@ -2205,7 +2274,7 @@ export interface components {
             /** Format: uuid */
             user_id: string;
             /**
-             * @description The user's own fields (email, names, company, job_title) merged with `details.profile` keys and `profile_data`; with a chatbot, only its consented `context_fields`.
+             * @description The user's own fields (email, names, company, job_title) merged with `details.profile` keys and `profile_data`; with a chatbot, only its consented `context_fields`. The account fields win: where one is set, a `details.profile` key of the same name (e.g. `email`, `company`) is replaced by the account's value.
              * @example {
              *       "email": "ada@example.com",
              *       "company": "Analytical Engines"
@@ -2383,6 +2452,11 @@ export interface components {
                 api_key_id?: string;
                 /** Format: uuid */
                 chatbot_id?: string;
+                /**
+                 * @description The user's email (the key owner's, for an API key).
+                 * @example ada@example.com
+                 */
+                email: string;
                 /**
                  * @example user
                  * @enum {string}
@@ -2607,6 +2681,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gatehouse/speed",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "What is a capability-based security model?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatCompletionRequest"];
             };
         };
@@ -3505,6 +3590,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "nightly report script",
+                 *       "scopes": [
+                 *         "query",
+                 *         "usage:read"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyRequest"];
             };
         };
@@ -4179,6 +4273,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "CI pipeline",
+                 *       "budget_usd_per_day": 2.5
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateApiKeyRequest"];
             };
         };
@@ -4430,6 +4530,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "grace_seconds": 300
+                 *     }
+                 */
                 "application/json": components["schemas"]["RollApiKeyRequest"];
             };
         };
@@ -4729,11 +4834,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "tidal-marble-compass-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {
-            /** @description A new session's token pair. */
+            /** @description A new session's token pair and the user. */
             200: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
@@ -4753,7 +4864,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPair"];
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "budget_usd_per_day": null,
+                     *         "budget_usd_per_month": null,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LoginResponse"];
                 };
             };
             /** @description Malformed JSON or unparseable parameters. */
@@ -4978,6 +5113,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "all_sessions": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["LogoutRequest"];
             };
         };
@@ -5222,6 +5362,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "email": "ada@example.com",
+                     *       "display_name": "Ada",
+                     *       "first_name": null,
+                     *       "last_name": null,
+                     *       "company": null,
+                     *       "job_title": null,
+                     *       "role": "user",
+                     *       "tier": "free",
+                     *       "disabled": false,
+                     *       "budget_usd_per_day": null,
+                     *       "budget_usd_per_month": null,
+                     *       "created_at": "2026-11-23T12:00:00.000Z",
+                     *       "updated_at": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
@@ -5332,6 +5490,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "current_password": "tidal-marble-compass-42",
+                 *       "new_password": "quiet-harbor-lantern-77"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChangePasswordRequest"];
             };
         };
@@ -5556,6 +5720,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "paste the refresh_token of a login, register or refresh answer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshRequest"];
             };
         };
@@ -5580,6 +5749,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5782,6 +5959,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "tidal-marble-compass-42",
+                 *       "display_name": "Ada"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RegisterRequest"];
             };
         };
@@ -5806,6 +5990,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "budget_usd_per_day": null,
+                     *         "budget_usd_per_month": null,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["RegisterResponse"];
                 };
             };
@@ -6404,6 +6612,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "principal": {
+                     *         "type": "api_key",
+                     *         "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "scopes": [
+                     *           "query",
+                     *           "chat",
+                     *           "profile:read",
+                     *           "usage:read"
+                     *         ],
+                     *         "api_key_id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Whoami"];
                 };
             };
@@ -6514,6 +6740,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "consent_request_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                 *       "approved": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ConsentResponseRequest"];
             };
         };
@@ -7365,6 +7597,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "message": "Hello! What can you do?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatMessageRequest"];
             };
         };
@@ -7993,6 +8230,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Support assistant",
+                 *       "description": "Answers questions about our product.",
+                 *       "system_prompt": "You are a concise, friendly support assistant.",
+                 *       "temperature": 0.7,
+                 *       "context_fields": [
+                 *         "display_name",
+                 *         "company"
+                 *       ],
+                 *       "require_consent": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateChatbotRequest"];
             };
         };
@@ -8621,6 +8871,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Answers questions about our product, briefly.",
+                 *       "temperature": 0.3
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateChatbotRequest"];
             };
         };
@@ -8872,6 +9128,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "message": "How do I reset my password?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChatbotQueryRequest"];
             };
         };
@@ -9653,6 +9914,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "prompt": "What is a capability-based security model?",
+                 *       "mode": "speed"
+                 *     }
+                 */
                 "application/json": components["schemas"]["QueryRequest"];
             };
         };
@@ -9677,6 +9944,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40",
+                     *       "conversation_id": "b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60",
+                     *       "mode": "speed",
+                     *       "answers": [
+                     *         {
+                     *           "model": "echo-fast",
+                     *           "content": "Echo: What is a capability-based security model?",
+                     *           "finish_reason": "stop",
+                     *           "latency_ms": 3,
+                     *           "usage": {
+                     *             "input_tokens": 11,
+                     *             "output_tokens": 12
+                     *           },
+                     *           "cost_usd": 0.0000059,
+                     *           "status": "complete"
+                     *         }
+                     *       ],
+                     *       "selected": 0,
+                     *       "usage": {
+                     *         "input_tokens": 11,
+                     *         "output_tokens": 12,
+                     *         "cost_usd": 0.0000059
+                     *       },
+                     *       "timestamp": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["QueryResponse"];
                     "text/event-stream": string;
                 };
@@ -9935,7 +10230,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Usage rows. */
+            /** @description Usage rows, their totals and the period covered. */
             200: {
                 headers: {
                     /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
@@ -9955,6 +10250,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "key": "2026-11-22",
+                     *           "requests": 3,
+                     *           "input_tokens": 120,
+                     *           "output_tokens": 310,
+                     *           "cost_usd": 0.000136
+                     *         },
+                     *         {
+                     *           "key": "2026-11-23",
+                     *           "requests": 2,
+                     *           "input_tokens": 80,
+                     *           "output_tokens": 95,
+                     *           "cost_usd": 0.000046
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "requests": 5,
+                     *         "input_tokens": 200,
+                     *         "output_tokens": 405,
+                     *         "cost_usd": 0.000182
+                     *       },
+                     *       "from": "2026-10-24T12:00:00.000Z",
+                     *       "to": "2026-11-23T12:00:00.000Z",
+                     *       "group_by": "day"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsageReport"];
                 };
             };
@@ -11127,6 +11451,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "Ada",
+                 *       "last_name": "Lovelace",
+                 *       "company": "Analytical Engines"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateUserRequest"];
             };
         };
@@ -11585,6 +11916,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "profile": {
+                 *         "favourite_language": "TypeScript",
+                 *         "timezone": "Europe/London"
+                 *       },
+                 *       "preferences": {
+                 *         "tone": "brief",
+                 *         "language": "en"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserDetailsRequest"];
             };
         };
@@ -12038,6 +12381,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/gatehouse",
+                 *       "events": [
+                 *         "quota.threshold",
+                 *         "security.login_locked"
+                 *       ],
+                 *       "description": "Alerts for the ops channel"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateWebhookRequest"];
             };
         };
@@ -12689,6 +13042,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         "quota.threshold"
+                 *       ],
+                 *       "disabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateWebhookRequest"];
             };
         };

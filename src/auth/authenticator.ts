@@ -125,6 +125,7 @@ export class Authenticator {
     return {
       type: "api_key",
       userId: row.user_id,
+      email: row.owner_email,
       role: row.owner_role,
       tier: row.tier ?? row.owner_tier,
       // Never beyond the owner's current role, nor a bound key's confinement.
@@ -187,6 +188,7 @@ export class Authenticator {
     return {
       type: "user",
       userId: claims.sub,
+      email: session.email,
       role,
       tier: session.tier,
       scopes: scopesOfRole(role),

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { dataDirError, ensureDataDir } from "../data_dir.ts";
 import type { JwtSettings } from "./jwt.ts";
 
 const SECRET_FILE = "jwt_secret";
@@ -30,9 +31,13 @@ async function embeddedSecret(dataDir: string): Promise<string> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  await Deno.mkdir(dataDir, { recursive: true });
+  await ensureDataDir(dataDir);
   const secret = randomSecret();
-  await Deno.writeTextFile(path, secret + "\n", { mode: 0o600, createNew: true });
+  try {
+    await Deno.writeTextFile(path, secret + "\n", { mode: 0o600, createNew: true });
+  } catch (error) {
+    throw dataDirError(dataDir, error);
+  }
   return secret;
 }
 

@@ -32,12 +32,16 @@ export function allModelsFailed(answers: Answer[], conversationId?: string): Api
  */
 export function llmErrorToApiError(error: unknown): unknown {
   if (error instanceof UnknownModelError) {
-    return new ApiError("validation_error", error.message, {
-      issues: [{ path: ["models"], message: `unknown model(s): ${error.unknown.join(", ")}` }],
+    // The same form as every schema failure: the standard message, the issue inside.
+    return new ApiError("validation_error", undefined, {
+      issues: error.unknown.map((model) => ({
+        path: ["models"],
+        message: `Unknown model: ${model} (see GET /v1/models)`,
+      })),
     });
   }
   if (error instanceof InvalidQueryError) {
-    return new ApiError("validation_error", error.message, {
+    return new ApiError("validation_error", undefined, {
       issues: [{ path: [], message: error.message }],
     });
   }

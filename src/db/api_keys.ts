@@ -26,6 +26,7 @@ export interface ApiKeyCredential extends ApiKeyRow {
   owner_role: Role;
   owner_tier: string;
   owner_disabled: boolean;
+  owner_email: string;
   /** True when the presented secret is the rolled-away previous one. */
   via_previous: boolean;
 }
@@ -68,7 +69,7 @@ export async function insertApiKey(
 export async function findApiKeyByHash(sql: Db, keyHash: string): Promise<ApiKeyCredential | null> {
   const [row] = await sql<ApiKeyCredential[]>`
     select ${keyColumns(sql)}, u.role as owner_role, u.tier as owner_tier,
-           u.disabled as owner_disabled, (k.key_hash <> ${keyHash}) as via_previous
+           u.disabled as owner_disabled, u.email as owner_email, (k.key_hash <> ${keyHash}) as via_previous
     from api_keys k join users u on u.id = k.user_id
     where k.key_hash = ${keyHash}
        or (k.previous_key_hash = ${keyHash} and k.previous_expires_at > now())`;

@@ -16,6 +16,8 @@ export type AuditAction =
   /** A key renamed, its budgets or (admin) its tier and overrides changed. */
   | "api_key.update"
   | "user.role_change"
+  /** ADMIN_EMAIL or `deno task admin create` created an admin. */
+  | "admin.bootstrap_created"
   | "user.disable"
   | "user.enable"
   | "user.tier_change"

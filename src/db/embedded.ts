@@ -1,5 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { ensureDataDir } from "../data_dir.ts";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -26,7 +27,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   const inMemory = dataDir.startsWith("memory://");
   let path = dataDir;
   if (!inMemory) {
-    await Deno.mkdir(dataDir, { recursive: true });
+    await ensureDataDir(dataDir);
     path = `${dataDir.replace(/\/+$/, "")}/pglite`;
   }
   const db = await PGlite.create({

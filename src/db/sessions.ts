@@ -147,12 +147,13 @@ export interface SessionStatus {
   disabled: boolean;
   role: string;
   tier: string;
+  email: string;
 }
 
 export async function getSessionStatus(sql: Db, sessionId: string): Promise<SessionStatus | null> {
   const [row] = await sql<SessionStatus[]>`
     select s.user_id, s.revoked_at is not null as revoked, s.expires_at, s.last_used_at,
-           u.disabled, u.role, u.tier
+           u.disabled, u.role, u.tier, u.email
     from sessions s join users u on u.id = s.user_id
     where s.id = ${sessionId}`;
   return row ?? null;

@@ -29,37 +29,48 @@ export interface UsageSummaryRow {
 export async function summarizeUsage(
   sql: Db,
   filter: { userId: string; from: Date; to: Date; groupBy: UsageGrouping },
-): Promise<UsageSummaryRow[]> {
+): Promise<{ items: UsageSummaryRow[]; totals: Omit<UsageSummaryRow, "key"> }> {
   const key = {
     day: sql`to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD')`,
     model: sql`model`,
     api_key: sql`api_key_id::text`,
   }[filter.groupBy];
   const order = filter.groupBy === "day" ? sql`key` : sql`requests desc, key`;
-  // Sums come back as text (bigint, numeric) so no precision is lost on the way.
+  // Sums come back as text (bigint, numeric) so no precision is lost on the way;
+  // the empty grouping set adds the totals row in the same statement.
   const rows = await sql<
     {
+      is_total: boolean;
       key: string | null;
       requests: number;
-      input_tokens: string;
-      output_tokens: string;
-      cost_usd: string;
+      input_tokens: string | null;
+      output_tokens: string | null;
+      cost_usd: string | null;
     }[]
   >`
-    select ${key} as key, count(*)::int as requests,
+    select grouping(key) = 1 as is_total, key, count(*)::int as requests,
            sum(input_tokens)::bigint::text as input_tokens,
            sum(output_tokens)::bigint::text as output_tokens,
            sum(cost_usd)::text as cost_usd
-    from usage_records
-    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}
-    group by 1 order by ${order}`;
-  return rows.map((r) => ({
+    from (
+      select ${key} as key, input_tokens, output_tokens, cost_usd from usage_records
+      where user_id = ${filter.userId} and occurred_at >= ${filter.from}
+        and occurred_at < ${filter.to}
+    ) u
+    group by grouping sets ((key), ())
+    order by is_total, ${order}`;
+  const toRow = (r: (typeof rows)[number]) => ({
     key: r.key,
     requests: r.requests,
-    input_tokens: Number(r.input_tokens),
-    output_tokens: Number(r.output_tokens),
-    cost_usd: Number(r.cost_usd),
-  }));
+    input_tokens: Number(r.input_tokens ?? 0),
+    output_tokens: Number(r.output_tokens ?? 0),
+    cost_usd: Number(r.cost_usd ?? 0),
+  });
+  const total = rows.find((r) => r.is_total);
+  const { key: _key, ...totals } = total
+    ? toRow(total)
+    : { key: null, requests: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+  return { items: rows.filter((r) => !r.is_total).map(toRow), totals };
 }
 
 /** Erasure: usage rows stay for accounting but no longer name the user or their keys. */

@@ -104,3 +104,38 @@ export async function spendSettingsOf(
     where u.id = ${userId}`;
   return row ?? null;
 }
+
+/**
+ * Creates the user as `admin`, or promotes the existing one, in one statement
+ * (safe when several instances start together: the unique email decides, and
+ * the loser's insert becomes the update). The password is written only by the
+ * insert. Returns what happened; `unchanged` when the user already was an admin.
+ */
+export async function upsertAdmin(
+  sql: Db,
+  input: { email: string; passwordHash: string },
+): Promise<{ user: UserRow; outcome: "created" | "promoted" } | { outcome: "unchanged" }> {
+  const [row] = await sql<(UserRow & { inserted: boolean })[]>`
+    insert into users (email, email_normalized, password_hash, role)
+    values (${input.email.trim()}, ${normalizeEmail(input.email)}, ${input.passwordHash}, 'admin')
+    on conflict (email_normalized) do update set role = 'admin', updated_at = now()
+      where users.role <> 'admin'
+    returning ${userColumns(sql)}, (xmax = 0) as inserted`;
+  if (!row) return { outcome: "unchanged" };
+  const { inserted, ...user } = row;
+  return { user, outcome: inserted ? "created" : "promoted" };
+}
+
+/** Sets an existing user's role to admin; null when no such user. */
+export async function promoteToAdmin(
+  sql: Db,
+  email: string,
+): Promise<{ user: UserRow; changed: boolean } | null> {
+  const [before] = await sql<{ id: string; role: Role }[]>`
+    select id, role from users where email_normalized = ${normalizeEmail(email)} for update`;
+  if (!before) return null;
+  const [row] = await sql<UserRow[]>`
+    update users set role = 'admin', updated_at = case when role = 'admin' then updated_at else now() end
+    where id = ${before.id} returning ${userColumns(sql)}`;
+  return { user: row!, changed: before.role !== "admin" };
+}

@@ -21,12 +21,21 @@ const API_HEADERS: readonly (readonly [string, string])[] = [
   ["Cross-Origin-Resource-Policy", "same-origin"],
 ];
 
-/** `htmlPaths`: the routes that answer with an HTML page (Swagger UI). */
-export function securityHeaders(htmlPaths: readonly string[]): MiddlewareHandler {
-  const documents = new Set(htmlPaths);
-  const documentHeaders = secureHeaders();
+/**
+ * `isDocument`: the paths of the HTML page (Swagger UI) and its assets. They get
+ * hono's document set, with a Content-Security-Policy that allows only this
+ * origin (the page is where users paste tokens and keys).
+ */
+export function securityHeaders(
+  isDocument: (path: string) => boolean,
+  documentCsp: NonNullable<Parameters<typeof secureHeaders>[0]>["contentSecurityPolicy"],
+): MiddlewareHandler {
+  const documentHeaders = secureHeaders({
+    contentSecurityPolicy: documentCsp,
+    xFrameOptions: "DENY",
+  });
   return async (c, next) => {
-    if (documents.has(c.req.path)) return await documentHeaders(c, next);
+    if (isDocument(c.req.path)) return await documentHeaders(c, next);
     await next();
     if (!c.res.headers.has("Cache-Control")) setResponseHeader(c, "Cache-Control", "no-store");
     for (const [name, value] of API_HEADERS) setResponseHeader(c, name, value);

@@ -146,7 +146,12 @@ const createApiKey = createRoute({
     "most `MAX_API_KEYS_PER_USER` live keys (409 beyond).",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { body: jsonBody(CreateApiKeyBody) },
+  request: {
+    body: jsonBody(CreateApiKeyBody, {
+      name: "nightly report script",
+      scopes: ["query", "usage:read"],
+    }),
+  },
   responses: {
     201: jsonResponse(CreatedApiKeySchema, "Created.", limited),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
@@ -213,7 +218,10 @@ const rollApiKeyRoute = createRoute({
     "the user's keys.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { params: KeyParams, body: { ...jsonBody(RollBody), required: false } },
+  request: {
+    params: KeyParams,
+    body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
+  },
   responses: {
     200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
@@ -231,7 +239,10 @@ const updateApiKeyRoute = createRoute({
     "create can be changed, and budgets may be lowered but never raised or cleared (403).",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { params: KeyParams, body: jsonBody(UpdateApiKeyBody) },
+  request: {
+    params: KeyParams,
+    body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
+  },
   responses: {
     200: jsonResponse(ApiKeySchema, "The updated key.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),

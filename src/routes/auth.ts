@@ -33,7 +33,14 @@ import {
   limited,
   noContentResponse,
 } from "./responses.ts";
-import { RoleSchema, ScopeSchema, TierSchema, toUser, UserSchema } from "./shared_schemas.ts";
+import {
+  EXAMPLE_USER,
+  RoleSchema,
+  ScopeSchema,
+  TierSchema,
+  toUser,
+  UserSchema,
+} from "./shared_schemas.ts";
 
 const Email = z.email().max(254).openapi({ example: "ada@example.com" });
 // Length rules (8..256 code points, no truncation) are checked by the password
@@ -58,6 +65,8 @@ const RegisterBody = z.object({
 
 const RegisterResponse = TokenPairSchema.extend({ user: UserSchema }).openapi("RegisterResponse");
 
+const LoginResponse = TokenPairSchema.extend({ user: UserSchema }).openapi("LoginResponse");
+
 const LoginBody = z.object({ email: Email, password: Password }).openapi("LoginRequest");
 const RefreshBody = z.object({
   refresh_token: z.string().min(1).max(256),
@@ -71,6 +80,10 @@ const WhoamiSchema = z.object({
   principal: z.object({
     type: z.enum(["user", "api_key"]),
     user_id: z.uuid().max(36),
+    email: z.string().max(254).openapi({
+      example: "ada@example.com",
+      description: "The user's email (the key owner's, for an API key).",
+    }),
     role: RoleSchema,
     tier: TierSchema,
     scopes: z.array(ScopeSchema).max(16),
@@ -82,16 +95,36 @@ const WhoamiSchema = z.object({
 
 const publicErrors = [400, 422, 429, 500, 503] as const;
 
+/** A token pair as answers show it (the values are shortened, not real). */
+const EXAMPLE_PAIR = {
+  access_token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+  refresh_token: "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+  token_type: "Bearer" as const,
+  expires_in: 900,
+};
+
 const register = createRoute({
   method: "post",
   path: "/v1/auth/register",
   operationId: "register",
   tags: ["auth"],
   summary: "Create an account and start a session",
+  description: "Creates a user with role `user` and tier `free` and answers with the user and " +
+    "a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email " +
+    "is 409. Limited per client IP, with login and refresh.",
   security: publicAccess,
-  request: { body: jsonBody(RegisterBody) },
+  request: {
+    body: jsonBody(RegisterBody, {
+      email: "ada@example.com",
+      password: "tidal-marble-compass-42",
+      display_name: "Ada",
+    }),
+  },
   responses: {
-    201: jsonResponse(RegisterResponse, "Registered; a session was started.", limited),
+    201: jsonResponse(RegisterResponse, "Registered; a session was started.", {
+      ...limited,
+      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+    }),
     ...errorResponses([...publicErrors, 409, 413, 415], limited),
   },
 });
@@ -104,9 +137,14 @@ const login = createRoute({
   summary: "Log in with email and password",
   description: "Unknown email and wrong password give the same 401 body and similar timing.",
   security: publicAccess,
-  request: { body: jsonBody(LoginBody) },
+  request: {
+    body: jsonBody(LoginBody, { email: "ada@example.com", password: "tidal-marble-compass-42" }),
+  },
   responses: {
-    200: jsonResponse(TokenPairSchema, "A new session's token pair.", limited),
+    200: jsonResponse(LoginResponse, "A new session's token pair and the user.", {
+      ...limited,
+      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+    }),
     ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
   },
 });
@@ -120,9 +158,16 @@ const refreshToken = createRoute({
   description:
     "Single use. Presenting the immediate parent of the active token within the grace window returns the active pair; any other reuse revokes the session.",
   security: publicAccess,
-  request: { body: jsonBody(RefreshBody) },
+  request: {
+    body: jsonBody(RefreshBody, {
+      refresh_token: "paste the refresh_token of a login, register or refresh answer",
+    }),
+  },
   responses: {
-    200: jsonResponse(TokenPairSchema, "The next token pair.", limited),
+    200: jsonResponse(TokenPairSchema, "The next token pair.", {
+      ...limited,
+      example: EXAMPLE_PAIR,
+    }),
     ...errorResponses([...publicErrors, 401, 413, 415], limited),
   },
 });
@@ -133,9 +178,16 @@ const changePassword = createRoute({
   operationId: "changePassword",
   tags: ["auth"],
   summary: "Change the password (ends every session)",
+  description: "Needs the access token (not an API key) and the current password. The new " +
+    "password follows the registration policy; every session ends, including this one.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { body: jsonBody(ChangePasswordBody) },
+  request: {
+    body: jsonBody(ChangePasswordBody, {
+      current_password: "tidal-marble-compass-42",
+      new_password: "quiet-harbor-lantern-77",
+    }),
+  },
   responses: {
     204: noContentResponse("Changed; every session was revoked.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
@@ -152,7 +204,7 @@ const getCurrentUser = createRoute({
   security: anyCredential,
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   responses: {
-    200: jsonResponse(UserSchema, "The user.", limited),
+    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_USER }),
     ...errorResponses([...authErrors], limited),
   },
 });
@@ -163,10 +215,25 @@ const whoami = createRoute({
   operationId: "whoami",
   tags: ["auth"],
   summary: "The resolved principal: user or API key, role, tier and scopes",
+  description: "Who the credential is: the user (id and email), their role and tier, and the " +
+    "scopes in force; for an API key also its id and chatbot binding, for a token its session.",
   security: anyCredential,
   middleware: [requireAuth()] as const,
   responses: {
-    200: jsonResponse(WhoamiSchema, "The principal.", limited),
+    200: jsonResponse(WhoamiSchema, "The principal.", {
+      ...limited,
+      example: {
+        principal: {
+          type: "api_key",
+          user_id: EXAMPLE_USER.id,
+          email: EXAMPLE_USER.email,
+          role: "user",
+          tier: "free",
+          scopes: ["query", "chat", "profile:read", "usage:read"],
+          api_key_id: "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+        },
+      },
+    }),
     ...errorResponses([...authErrors], limited),
   },
 });
@@ -264,7 +331,8 @@ export function registerAuthRoutes(app: App): void {
       return started;
     });
     const { session_id: _sessionId, ...body } = pair;
-    return c.json(body, 200);
+    const { password_hash: _hash, ...row } = user;
+    return c.json({ ...body, user: toUser(row) }, 200);
   });
 
   app.openapi(refreshToken, async (c) => {
@@ -314,12 +382,16 @@ export function registerAuthRoutes(app: App): void {
     return c.json(toUser(user), 200);
   });
 
-  app.openapi(whoami, (c) => {
+  app.openapi(whoami, async (c) => {
     const p = c.get("principal");
+    // The authenticator carries the email from its (cached) credential check.
+    const email = p.email ?? (await findUserById(c.get("services").sql, p.userId))?.email;
+    if (email === undefined) throw new ApiError("unauthorized");
     return c.json({
       principal: {
         type: p.type,
         user_id: p.userId,
+        email,
         role: p.role,
         tier: p.tier,
         scopes: p.scopes,

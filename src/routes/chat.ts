@@ -52,7 +52,7 @@ const sendChatMessageRoute = createRoute({
     "`results` are always empty. " + STREAMING_DESCRIPTION,
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
-  request: { body: jsonBody(ChatMessageBody) },
+  request: { body: jsonBody(ChatMessageBody, { message: "Hello! What can you do?" }) },
   responses: {
     200: jsonOrEventStream(ChatMessageResponse, "The reply."),
     ...errorResponses([400, 401, 403, 404, 413, 415, 422, 429, 500, 503], { limited: true }),

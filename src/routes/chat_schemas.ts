@@ -74,8 +74,12 @@ const EventStream = z.string().max(100_000_000).openapi({
 });
 
 /** 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`. */
-export function jsonOrEventStream<T extends z.ZodType>(schema: T, description: string) {
-  const json = jsonResponse(schema, description, { limited: true });
+export function jsonOrEventStream<T extends z.ZodType>(
+  schema: T,
+  description: string,
+  example?: z.output<T>,
+) {
+  const json = jsonResponse(schema, description, { limited: true, example });
   return {
     ...json,
     content: { ...json.content, "text/event-stream": { schema: EventStream } },

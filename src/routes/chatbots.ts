@@ -82,7 +82,16 @@ const createChatbotRoute = createRoute({
   description: "Owned by the caller. Unknown fields are ignored; a chatbot-bound key gets 403.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: { body: jsonBody(CreateChatbotBody) },
+  request: {
+    body: jsonBody(CreateChatbotBody, {
+      name: "Support assistant",
+      description: "Answers questions about our product.",
+      system_prompt: "You are a concise, friendly support assistant.",
+      temperature: 0.7,
+      context_fields: ["display_name", "company"],
+      require_consent: false,
+    }),
+  },
   responses: {
     201: jsonResponse(ChatbotSchema, "Created.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
@@ -130,7 +139,13 @@ const updateChatbotRoute = createRoute({
   description: "Owner or admin. Only the given fields change; null clears optional ones.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: { params: ChatbotParams, body: jsonBody(UpdateChatbotBody) },
+  request: {
+    params: ChatbotParams,
+    body: jsonBody(UpdateChatbotBody, {
+      description: "Answers questions about our product, briefly.",
+      temperature: 0.3,
+    }),
+  },
   responses: {
     200: jsonResponse(ChatbotSchema, "The updated chatbot.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
@@ -158,7 +173,10 @@ function assertKnownModels(registry: ModelRegistry, models: string[] | undefined
   if (!models) return;
   const unknown = models.filter((model) => !registry.has(model));
   if (unknown.length > 0) {
-    throw ApiError.invalid("models", `Unknown model: ${unknown.join(", ")}`);
+    throw ApiError.issues(unknown.map((model) => ({
+      path: ["models"],
+      message: `Unknown model: ${model} (see GET /v1/models)`,
+    })));
   }
 }
 

@@ -18,7 +18,9 @@ import { anyCredential, bearerOnly } from "./security.ts";
 import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
-  consent_request_id: z.uuid().max(36),
+  consent_request_id: z.uuid().max(36).openapi({
+    description: "`requires_consent.consent_request_id` of a query or chat answer.",
+  }),
   approved: z.boolean(),
 }).openapi("ConsentResponseRequest");
 
@@ -26,7 +28,10 @@ const ConsentAnswerSchema = z.object({
   consent_request_id: z.uuid().max(36),
   status: z.enum(["approved", "denied"]),
   consent_token: z.string().max(64).optional().openapi({
-    description: "Proof of the grant, shown once; only its hash is stored.",
+    description: "A receipt of the grant, for the user's records: shown once, stored only as " +
+      "a hash, so whether and when consent was given can be settled later by presenting it " +
+      "(an operator matches its hash). No operation takes it and nothing needs it: the grant " +
+      "applies by itself to the chatbot's next queries, until revokeConsent.",
   }),
   message: z.string().max(300),
 }).openapi("ConsentAnswer");
@@ -50,7 +55,12 @@ const respondToConsent = createRoute({
     "(JWT): never an API key (403).",
   security: bearerOnly,
   middleware: [requireAuth({ scopes: ["chat"], jwtOnly: true })] as const,
-  request: { body: jsonBody(RespondBody) },
+  request: {
+    body: jsonBody(RespondBody, {
+      consent_request_id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+      approved: true,
+    }),
+  },
   responses: {
     200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", limited),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),

@@ -54,7 +54,9 @@ export const UserContextSchema = z.object({
   user_id: z.uuid().max(36),
   user_profile: FreeFormObject(
     "The user's own fields (email, names, company, job_title) merged with `details.profile` " +
-      "keys and `profile_data`; with a chatbot, only its consented `context_fields`.",
+      "keys and `profile_data`; with a chatbot, only its consented `context_fields`. " +
+      "The account fields win: where one is set, a `details.profile` key of the same name " +
+      "(e.g. `email`, `company`) is replaced by the account's value.",
   ),
   preferences: FreeFormObject("`details.preferences`, filtered like `user_profile`."),
   session_data: SessionDataSchema.nullable(),

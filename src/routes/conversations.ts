@@ -51,7 +51,11 @@ const MessageSchema = z.object({
       "mid-stream (or the service stopped); `error`: the model failed.",
   }),
   finish_reason: z.string().max(64).nullable(),
-  usage: TokenUsageSchema.nullable(),
+  // A union, not .nullable(): on a named schema that emits allOf [$ref, {type: [object,
+  // null]}], which admits no null (user messages have none).
+  usage: z.union([TokenUsageSchema, z.null()]).openapi({
+    description: "Token counts of an assistant message; null on user and system messages.",
+  }),
   cost_usd: CostUsd.nullable(),
   error: z.object({ code: z.string().max(64), message: z.string().max(1000) }).nullable(),
   selected: z.boolean().nullable().openapi({

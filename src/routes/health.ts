@@ -49,6 +49,9 @@ const getReadiness = createRoute({
   operationId: "getReadiness",
   tags: ["health"],
   summary: "Readiness: the database answers and the service is not draining",
+  description: "For a load balancer's or orchestrator's readiness probe: 200 while this " +
+    "instance should get traffic; 503 with a reason when the database does not answer within " +
+    "READINESS_TIMEOUT_MS or the instance is shutting down.",
   security: [],
   responses: {
     200: jsonResponse(ReadySchema, "Ready to take traffic."),

@@ -180,7 +180,19 @@ const createChatCompletionRoute = createRoute({
   middleware: [requireAuth({ scopes: ["query"] })] as const,
   request: {
     headers: ChatbotHeader,
-    body: { required: true, content: { "application/json": { schema: ChatCompletionRequest } } },
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: ChatCompletionRequest,
+          // What "Try it out" prefills: answers on a fresh embedded instance.
+          example: {
+            model: "gatehouse/speed",
+            messages: [{ role: "user", content: "What is a capability-based security model?" }],
+          },
+        },
+      },
+    },
   },
   responses: {
     200: {

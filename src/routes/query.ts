@@ -103,9 +103,30 @@ const queryRoute = createRoute({
     "model fails the answer is 503. " + STREAMING_DESCRIPTION,
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["query"] })] as const,
-  request: { body: jsonBody(QueryBody) },
+  request: {
+    body: jsonBody(QueryBody, {
+      prompt: "What is a capability-based security model?",
+      mode: "speed",
+    }),
+  },
   responses: {
-    200: jsonOrEventStream(QueryResponse, "The answers."),
+    200: jsonOrEventStream(QueryResponse, "The answers.", {
+      id: "5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40",
+      conversation_id: "b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60",
+      mode: "speed",
+      answers: [{
+        model: "echo-fast",
+        content: "Echo: What is a capability-based security model?",
+        finish_reason: "stop",
+        latency_ms: 3,
+        usage: { input_tokens: 11, output_tokens: 12 },
+        cost_usd: 0.0000059,
+        status: "complete",
+      }],
+      selected: 0,
+      usage: { input_tokens: 11, output_tokens: 12, cost_usd: 0.0000059 },
+      timestamp: "2026-11-23T12:00:00.000Z",
+    }),
     ...errorResponses([...llmErrors], limited),
   },
 });
@@ -123,7 +144,7 @@ const queryChatbotRoute = createRoute({
   middleware: [requireAuth({ scopes: ["query"] })] as const,
   request: {
     params: z.object({ chatbot_id: uuid("chatbot_id") }),
-    body: jsonBody(ChatbotQueryBody),
+    body: jsonBody(ChatbotQueryBody, { message: "How do I reset my password?" }),
   },
   responses: {
     200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer."),

@@ -103,12 +103,15 @@ export function errorResponses<S extends ErrorStatus>(
 export function jsonResponse<T extends z.ZodType>(
   schema: T,
   description: string,
-  options: ResponseOptions = {},
+  options: ResponseOptions & { example?: z.output<T> } = {},
 ) {
+  const { example, ...rest } = options;
   return {
     description,
-    headers: headersFor(200, options),
-    content: { "application/json": { schema } },
+    headers: headersFor(200, rest),
+    content: {
+      "application/json": { schema, ...(example === undefined ? {} : { example }) },
+    },
   };
 }
 
@@ -117,11 +120,19 @@ export function noContentResponse(description: string, options: ResponseOptions 
   return { description, headers: headersFor(204, options) };
 }
 
-/** A required JSON request body. */
-export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+/**
+ * A required JSON request body. `example` is what Swagger UI's "Try it out"
+ * prefills: it must succeed on a fresh embedded instance, so it leaves optional
+ * ids out (tests/openapi_examples_test.ts runs every one).
+ */
+export function jsonBody<T extends z.ZodType>(
+  schema: T,
+  example: z.input<T>,
+  description?: string,
+) {
   return {
     required: true,
     ...(description ? { description } : {}),
-    content: { "application/json": { schema } },
+    content: { "application/json": { schema, example } },
   };
 }

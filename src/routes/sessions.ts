@@ -40,9 +40,11 @@ const logout = createRoute({
   operationId: "logout",
   tags: ["auth"],
   summary: "End this session (or all sessions)",
+  description: "Needs the access token (not an API key). The body is optional: an empty POST " +
+    'ends this session; `{"all_sessions": true}` ends every session of the user.',
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: { body: { ...jsonBody(LogoutBody), required: false } },
+  request: { body: { ...jsonBody(LogoutBody, { all_sessions: false }), required: false } },
   responses: {
     204: noContentResponse("Logged out.", limited),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
@@ -55,6 +57,8 @@ const listSessions = createRoute({
   operationId: "listSessions",
   tags: ["auth"],
   summary: "The caller's active sessions",
+  description: "Needs the access token. Sessions not revoked, expired or idle, most recently " +
+    "used first; `current` marks the one making this request.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: { query: PageQuery },
@@ -74,6 +78,8 @@ const revokeSessionRoute = createRoute({
   operationId: "revokeSession",
   tags: ["auth"],
   summary: "Revoke one of the caller's sessions",
+  description: "Needs the access token. Ends the session (its refresh token stops working; " +
+    "access tokens stop within seconds); another user's session is 404.",
   security: bearerOnly,
   middleware: [requireAuth({ jwtOnly: true })] as const,
   request: { params: z.object({ session_id: uuid("session_id") }) },

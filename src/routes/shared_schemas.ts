@@ -54,6 +54,24 @@ export const UserSchema = z.object({
   updated_at: Timestamp,
 }).openapi("User");
 
+/** A user as answers show it, for response examples. */
+export const EXAMPLE_USER: z.infer<typeof UserSchema> = {
+  id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+  email: "ada@example.com",
+  display_name: "Ada",
+  first_name: null,
+  last_name: null,
+  company: null,
+  job_title: null,
+  role: "user",
+  tier: "free",
+  disabled: false,
+  budget_usd_per_day: null,
+  budget_usd_per_month: null,
+  created_at: "2026-11-23T12:00:00.000Z",
+  updated_at: "2026-11-23T12:00:00.000Z",
+};
+
 export function toUser(row: UserRow): z.infer<typeof UserSchema> {
   return {
     id: row.id,
@@ -73,22 +91,27 @@ export function toUser(row: UserRow): z.infer<typeof UserSchema> {
   };
 }
 
+/**
+ * An integer query parameter: "abc" or "1.5" says "expected an integer" (not
+ * "received NaN"), and the default is written into the document, where the zod
+ * default does not reach.
+ */
+export function intQuery(min: number, max: number, fallback: number) {
+  const expected = { error: "expected an integer" };
+  return z.coerce.number(expected).int(expected).min(min).max(max).default(fallback).openapi({
+    type: "integer",
+    format: "int32",
+    minimum: min,
+    maximum: max,
+    default: fallback,
+    example: fallback,
+  });
+}
+
 /** `limit` (1..100, default 20) and `offset` (default 0) on every list. */
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({
-    type: "integer",
-    format: "int32",
-    minimum: 1,
-    maximum: 100,
-    example: 20,
-  }),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0).openapi({
-    type: "integer",
-    format: "int32",
-    minimum: 0,
-    maximum: 1_000_000,
-    example: 0,
-  }),
+  limit: intQuery(1, 100, 20),
+  offset: intQuery(0, 1_000_000, 0),
 });
 
 const PageCount = z.number().int().min(0).max(2_147_483_647).openapi({ format: "int32" });

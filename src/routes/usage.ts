@@ -49,6 +49,29 @@ const UsageRow = z.object({
   cost_usd: CostUsd,
 }).openapi("UsageRow");
 
+const UsageTotals = z.object({
+  requests: Count(42),
+  input_tokens: Count(5120),
+  output_tokens: Count(2048),
+  cost_usd: CostUsd,
+}).openapi("UsageTotals", { description: "Sums over every row of the report." });
+
+const UsageReport = z.object({
+  items: z.array(UsageRow).max(MAX_RANGE_DAYS * 24),
+  totals: UsageTotals,
+  from: z.string().max(40).openapi({
+    format: "date-time",
+    description: "Start of the period covered (inclusive).",
+    example: "2026-10-24T00:00:00.000Z",
+  }),
+  to: z.string().max(40).openapi({
+    format: "date-time",
+    description: "End of the period covered (exclusive).",
+    example: "2026-11-24T00:00:00.000Z",
+  }),
+  group_by: z.enum(["day", "model", "api_key"]).openapi({ example: "day" }),
+}).openapi("UsageReport");
+
 const getUsageRoute = createRoute({
   method: "get",
   path: "/v1/usage",
@@ -61,11 +84,31 @@ const getUsageRoute = createRoute({
   middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
   request: { query: UsageQuery },
   responses: {
-    200: jsonResponse(
-      z.object({ items: z.array(UsageRow).max(MAX_RANGE_DAYS * 24) }).openapi("UsageReport"),
-      "Usage rows.",
-      { limited: true },
-    ),
+    200: jsonResponse(UsageReport, "Usage rows, their totals and the period covered.", {
+      limited: true,
+      example: {
+        items: [
+          {
+            key: "2026-11-22",
+            requests: 3,
+            input_tokens: 120,
+            output_tokens: 310,
+            cost_usd: 0.000136,
+          },
+          {
+            key: "2026-11-23",
+            requests: 2,
+            input_tokens: 80,
+            output_tokens: 95,
+            cost_usd: 0.000046,
+          },
+        ],
+        totals: { requests: 5, input_tokens: 200, output_tokens: 405, cost_usd: 0.000182 },
+        from: "2026-10-24T12:00:00.000Z",
+        to: "2026-11-23T12:00:00.000Z",
+        group_by: "day",
+      },
+    }),
     ...errorResponses([400, 401, 403, 422, 429, 500], { limited: true }),
   },
 });
@@ -241,11 +284,18 @@ export function registerUsageRoutes(app: App): void {
     if (query.user_id && query.user_id !== principal.userId && !actsAsAdmin(principal)) {
       throw new ApiError("forbidden", "Only admins read another user's usage.");
     }
-    const items = await summarizeUsage(c.get("services").sql, {
+    const range = rangeOf(query);
+    const { items, totals } = await summarizeUsage(c.get("services").sql, {
       userId: query.user_id ?? principal.userId,
-      ...rangeOf(query),
+      ...range,
       groupBy: query.group_by,
     });
-    return c.json({ items }, 200);
+    return c.json({
+      items,
+      totals,
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      group_by: query.group_by,
+    }, 200);
   });
 }

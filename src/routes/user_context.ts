@@ -15,7 +15,7 @@ import { UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
 import { authErrors, errorResponses, jsonBody, jsonResponse, limited } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { Timestamp } from "./shared_schemas.ts";
+import { intQuery, Timestamp } from "./shared_schemas.ts";
 import { UserParams } from "./users.ts";
 
 const MAX_PROFILE_DATA_CHARS = 16_000;
@@ -47,14 +47,7 @@ const ContextQuery = z.object({
   conversation_id: z.uuid().max(36).optional().openapi({
     description: "One of the user's conversations, for `conversation_context`.",
   }),
-  max_messages: z.coerce.number().int().min(1).max(MAX_CONTEXT_MESSAGES)
-    .default(DEFAULT_MAX_MESSAGES).openapi({
-      type: "integer",
-      format: "int32",
-      minimum: 1,
-      maximum: MAX_CONTEXT_MESSAGES,
-      example: DEFAULT_MAX_MESSAGES,
-    }),
+  max_messages: intQuery(1, MAX_CONTEXT_MESSAGES, DEFAULT_MAX_MESSAGES),
 });
 
 const putUserDetails = createRoute({
@@ -67,7 +60,13 @@ const putUserDetails = createRoute({
     "a body over the request limit 413.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
-  request: { params: UserParams, body: jsonBody(UserDetailsBody) },
+  request: {
+    params: UserParams,
+    body: jsonBody(UserDetailsBody, {
+      profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
+      preferences: { tone: "brief", language: "en" },
+    }),
+  },
   responses: {
     200: jsonResponse(UserDetailsSchema, "The stored details.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),

@@ -116,7 +116,14 @@ const updateUserRoute = createRoute({
     "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
-  request: { params: UserParams, body: jsonBody(UpdateUserBody) },
+  request: {
+    params: UserParams,
+    body: jsonBody(UpdateUserBody, {
+      first_name: "Ada",
+      last_name: "Lovelace",
+      company: "Analytical Engines",
+    }),
+  },
   responses: {
     200: jsonResponse(UserSchema, "The updated user.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),

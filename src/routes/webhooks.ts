@@ -137,7 +137,13 @@ const createWebhookRoute = createRoute({
     "Subscribes a URL to events. The URL must be https (unless the operator allows http) and its host must resolve only to public addresses; refused URLs are a 422. At most 20 endpoints per user (409 beyond). `all_users` (admin only) receives events about every user.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { body: jsonBody(CreateBody) },
+  request: {
+    body: jsonBody(CreateBody, {
+      url: "https://hooks.example.com/gatehouse",
+      events: ["quota.threshold", "security.login_locked"],
+      description: "Alerts for the ops channel",
+    }),
+  },
   responses: {
     201: jsonResponse(CreatedWebhookSchema, "Created; `secret` is shown only here.", limited),
     ...errorResponses([400, 409, 413, 415, 422, ...authErrors], limited),
@@ -186,7 +192,10 @@ const updateWebhookRoute = createRoute({
     "Owner or admin. A new `url` is checked like at creation. `disabled: false` re-enables an endpoint that was disabled after failing.",
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { params: Params, body: jsonBody(UpdateBody) },
+  request: {
+    params: Params,
+    body: jsonBody(UpdateBody, { events: ["quota.threshold"], disabled: false }),
+  },
   responses: {
     200: jsonResponse(WebhookSchema, "The endpoint.", limited),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
