@@ -16,7 +16,7 @@ import {
 import { ConsentRequirementSchema } from "./context_schemas.ts";
 import { errorResponses, jsonBody } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { EXAMPLE_IDS, ModelId, Timestamp } from "./shared_schemas.ts";
+import { ModelId, Timestamp } from "./shared_schemas.ts";
 
 const ChatMessageBody = z.object({
   message: MessageText("Hello! What can you do?"),
