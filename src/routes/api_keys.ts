@@ -38,6 +38,8 @@ import {
 import { anyCredential } from "./security.ts";
 import {
   BudgetUsd,
+  EXAMPLE_IDS,
+  examplePage,
   pageOf,
   PageQuery,
   ScopeSchema,
@@ -80,6 +82,32 @@ const CreatedApiKeySchema = ApiKeySchema.extend({
     description: "The secret. Shown only in this response.",
   }),
 }).openapi("CreatedApiKey");
+
+/** A key as answers show it: the role's default scopes, never used yet. */
+const EXAMPLE_KEY: z.output<typeof ApiKeySchema> = {
+  id: EXAMPLE_IDS.apiKey,
+  name: "CI pipeline",
+  start: "gate_3fA",
+  scopes: [
+    "query",
+    "chat",
+    "profile:read",
+    "profile:write",
+    "chatbots:read",
+    "chatbots:write",
+    "usage:read",
+  ],
+  chatbot_id: null,
+  tier: null,
+  budget_usd_per_day: 2.5,
+  budget_usd_per_month: null,
+  rate_limit_per_minute: null,
+  rate_limit_per_day: null,
+  expires_at: null,
+  last_used_at: null,
+  revoked_at: null,
+  created_at: "2026-11-23T12:05:00.000Z",
+};
 
 const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "CI pipeline" }),
@@ -153,7 +181,10 @@ const createApiKey = createRoute({
     }),
   },
   responses: {
-    201: jsonResponse(CreatedApiKeySchema, "Created.", limited),
+    201: jsonResponse(CreatedApiKeySchema, "Created.", {
+      ...limited,
+      example: { ...EXAMPLE_KEY, key: "gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c" },
+    }),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -169,7 +200,22 @@ const listApiKeysRoute = createRoute({
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { query: ListQuery },
   responses: {
-    200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", limited),
+    200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", {
+      ...limited,
+      example: examplePage(ApiKeySchema, [
+        { ...EXAMPLE_KEY, last_used_at: "2026-11-23T12:10:41.000Z" },
+        {
+          ...EXAMPLE_KEY,
+          id: "4a8c2e6f-0b1d-4f3a-8c5e-7d9f1b3a5c62",
+          name: "Support widget",
+          start: "gate_Zq7",
+          scopes: ["query", "chat"],
+          chatbot_id: EXAMPLE_IDS.chatbot,
+          expires_at: "2027-05-23T00:00:00.000Z",
+          created_at: "2026-11-22T09:00:00.000Z",
+        },
+      ]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -185,7 +231,7 @@ const getApiKey = createRoute({
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { params: KeyParams },
   responses: {
-    200: jsonResponse(ApiKeySchema, "The key.", limited),
+    200: jsonResponse(ApiKeySchema, "The key.", { ...limited, example: EXAMPLE_KEY }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -223,7 +269,15 @@ const rollApiKeyRoute = createRoute({
     body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
   },
   responses: {
-    200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", limited),
+    200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", {
+      ...limited,
+      example: {
+        ...EXAMPLE_KEY,
+        start: "gate_FPl",
+        last_used_at: "2026-11-23T12:10:41.000Z",
+        key: "gate_FPlVu3tFjjhAYEO4U0S3CJFrlc3z7twgmF1FsMmz",
+      },
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -244,7 +298,7 @@ const updateApiKeyRoute = createRoute({
     body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
   },
   responses: {
-    200: jsonResponse(ApiKeySchema, "The updated key.", limited),
+    200: jsonResponse(ApiKeySchema, "The updated key.", { ...limited, example: EXAMPLE_KEY }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });

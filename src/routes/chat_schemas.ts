@@ -73,16 +73,28 @@ const EventStream = z.string().max(100_000_000).openapi({
     "event: done\ndata: {…}\n\n",
 });
 
-/** 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`. */
+/** A Server-Sent Events body made of `[event, data]` pairs, for response examples. */
+export function eventStreamExample(events: [string, unknown][]): string {
+  return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    .join("");
+}
+
+/**
+ * 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`;
+ * `examples` shows the same answer both ways.
+ */
 export function jsonOrEventStream<T extends z.ZodType>(
   schema: T,
   description: string,
-  example?: z.output<T>,
+  examples: { json: z.output<T>; events: string },
 ) {
-  const json = jsonResponse(schema, description, { limited: true, example });
+  const json = jsonResponse(schema, description, { limited: true, example: examples.json });
   return {
     ...json,
-    content: { ...json.content, "text/event-stream": { schema: EventStream } },
+    content: {
+      ...json.content,
+      "text/event-stream": { schema: EventStream, example: examples.events },
+    },
   };
 }
 

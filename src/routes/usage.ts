@@ -158,7 +158,32 @@ const getQuotasRoute = createRoute({
     200: jsonResponse(
       z.object({ items: z.array(QuotaItem).max(8) }).openapi("Quotas"),
       "The limits.",
-      { limited: true },
+      {
+        limited: true,
+        example: {
+          items: [{
+            policy: "tokens_per_day",
+            scope: "user",
+            unit: "tokens",
+            limit: 200000,
+            used: 1520,
+            reserved: 1024,
+            remaining: 197456,
+            period_start: 1795996800,
+            reset: 1796083200,
+          }, {
+            policy: "usd_per_day",
+            scope: "api_key",
+            unit: "usd",
+            limit: 2.5,
+            used: 0.000165,
+            reserved: 0,
+            remaining: 2.499835,
+            period_start: 1795996800,
+            reset: 1796083200,
+          }],
+        },
+      },
     ),
     ...errorResponses([400, 401, 403, 404, 422, 429, 500, 503], { limited: true }),
   },
@@ -203,6 +228,23 @@ const listUsageRecordsRoute = createRoute({
   responses: {
     200: jsonResponse(pageOf(UsageRecord, "UsageRecordPage"), "Ledger rows.", {
       limited: true,
+      example: {
+        items: [{
+          id: "0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10",
+          occurred_at: "2026-11-23T12:03:02.000Z",
+          model: "echo-smart",
+          api_key_id: null,
+          conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+          input_tokens: 5,
+          output_tokens: 7,
+          cost_usd: 0.000033,
+          usage_source: "provider",
+          status: "complete",
+        }],
+        limit: 20,
+        offset: 0,
+        total: 1,
+      },
     }),
     ...errorResponses([400, 401, 403, 404, 422, 429, 500], { limited: true }),
   },

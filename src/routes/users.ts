@@ -22,6 +22,8 @@ import {
 import { anyCredential, bearerOnly } from "./security.ts";
 import {
   BudgetUsd,
+  EXAMPLE_USER,
+  examplePage,
   pageOf,
   PageQuery,
   RoleSchema,
@@ -71,6 +73,15 @@ const ListUsersQuery = PageQuery.extend({
   }),
 });
 
+/** The user after updateUser's request example. */
+const EXAMPLE_UPDATED_USER: z.output<typeof UserSchema> = {
+  ...EXAMPLE_USER,
+  first_name: "Ada",
+  last_name: "Lovelace",
+  company: "Analytical Engines",
+  updated_at: "2026-11-23T12:20:00.000Z",
+};
+
 export const UserParams = z.object({ user_id: uuid("user_id") });
 
 const listUsersRoute = createRoute({
@@ -84,7 +95,23 @@ const listUsersRoute = createRoute({
   middleware: [requireAuth({ scopes: ["profile:read"], minRole: "moderator" })] as const,
   request: { query: ListUsersQuery },
   responses: {
-    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", limited),
+    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", {
+      ...limited,
+      example: examplePage(UserSchema, [EXAMPLE_UPDATED_USER, {
+        ...EXAMPLE_USER,
+        id: "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+        email: "adam.smith@example.com",
+        display_name: "Adam",
+        first_name: "Adam",
+        last_name: "Smith",
+        company: null,
+        job_title: "Economist",
+        role: "moderator",
+        tier: "pro",
+        created_at: "2026-11-20T09:15:00.000Z",
+        updated_at: "2026-11-21T10:00:00.000Z",
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -100,7 +127,7 @@ const getUserRoute = createRoute({
   middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
   request: { params: UserParams },
   responses: {
-    200: jsonResponse(UserSchema, "The user.", limited),
+    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_UPDATED_USER }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -125,7 +152,10 @@ const updateUserRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(UserSchema, "The updated user.", limited),
+    200: jsonResponse(UserSchema, "The updated user.", {
+      ...limited,
+      example: EXAMPLE_UPDATED_USER,
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
