@@ -19,9 +19,8 @@ export const LAYERS: Record<string, number> = {
   "src/app.ts": 90,
   // one file per API area: contracts beside handlers, OpenAPI shapes, presets
   "src/routes/": 80,
-  // request env type, request meta, client IP, headers, CORS, body rules
+  // request env type, request meta, client IP, headers, CORS, body rules, requireAuth
   "src/http/": 70,
-  "src/middleware/": 70,
   // composition: the services bag, the health probes over it, the demo seed
   "src/services.ts": 60,
   "src/health_probes.ts": 60,

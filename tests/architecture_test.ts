@@ -13,17 +13,6 @@ const ALLOWED_BACK_EDGES: { from: string; to: string; until: string }[] = [
     to: "src/http/env.ts",
     until: "the limiter takes a decision recorder",
   },
-  // requireAuth is HTTP middleware living in auth/: it moves to the HTTP layer (route presets).
-  {
-    from: "src/auth/middleware.ts",
-    to: "src/http/env.ts",
-    until: "requireAuth moves to src/http/ with the route presets",
-  },
-  {
-    from: "src/auth/middleware.ts",
-    to: "src/middleware/response_headers.ts",
-    until: "requireAuth moves to src/http/ with the route presets",
-  },
   // respondWithTurn answers an HTTP request from inside the chat core.
   {
     from: "src/chat/respond.ts",

@@ -141,3 +141,47 @@ export function assertKeyWithinReach(actor: Principal, target: KeyShape): void {
 export function scopesOutsideBinding(scopes: readonly Scope[]): Scope[] {
   return scopes.filter((s) => !BOUND_KEY_SCOPES.includes(s));
 }
+
+export interface AuthRequirement {
+  /** Every listed scope is needed (API keys carry a subset; JWTs all of the role). */
+  scopes?: Scope[];
+  /** Session-only operations (logout, sessions) refuse API keys. */
+  jwtOnly?: boolean;
+  /** Role gate: lower roles get 403 on every method. */
+  minRole?: Role;
+  /**
+   * Chatbot-bound keys: `"refuse"` keeps them out (403); a list of scopes lets
+   * them in with any one of those instead of `scopes` (the handler confines
+   * them to their chatbot). Unset: the same rules as for any key.
+   */
+  boundKeys?: "refuse" | readonly Scope[];
+}
+
+/** Checks a principal against a route's requirement (scopes, session-only, role, bound keys). */
+export function authorize(principal: Principal, requirement: AuthRequirement): void {
+  if (requirement.jwtOnly && principal.type !== "user") {
+    throw new ApiError("forbidden", "This operation needs a user session, not an API key.");
+  }
+  if (requirement.minRole && !roleAtLeast(principal.role, requirement.minRole)) {
+    throw new ApiError("forbidden", `This operation needs the ${requirement.minRole} role.`);
+  }
+  if (principal.chatbotId && requirement.boundKeys) {
+    if (requirement.boundKeys === "refuse") {
+      throw new ApiError("forbidden", "A chatbot-bound key cannot use this operation.");
+    }
+    if (!requirement.boundKeys.some((s) => principal.scopes.includes(s))) {
+      throw new ApiError(
+        "forbidden",
+        `Missing scope: one of ${requirement.boundKeys.join(", ")}.`,
+        { missing_scopes: [...requirement.boundKeys] },
+      );
+    }
+    return;
+  }
+  const missing = (requirement.scopes ?? []).filter((s) => !principal.scopes.includes(s));
+  if (missing.length > 0) {
+    throw new ApiError("forbidden", `Missing scope: ${missing.join(", ")}.`, {
+      missing_scopes: missing,
+    });
+  }
+}

@@ -14,7 +14,7 @@
  * socket (1008) within 5 s of the credential being revoked or changed.
  */
 import { z } from "zod";
-import { authorize } from "../auth/middleware.ts";
+import { authorize } from "../auth/access.ts";
 import type { CredentialRef, Principal } from "../principal.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";

@@ -9,7 +9,7 @@ import {
   type KeyShape,
   scopesOutsideBinding,
 } from "../auth/access.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
   type ApiKeyRow,

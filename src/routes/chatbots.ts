@@ -1,7 +1,7 @@
 import type { ModelRegistry } from "../llm/models.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import {
   type ChatbotFields,
   type ChatbotRow,

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import type { App } from "../http/env.ts";
 import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";

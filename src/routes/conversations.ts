@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { conversationScopeOf } from "../auth/access.ts";
 import { AnswerText, CostUsd, TokenUsageSchema } from "./chat_schemas.ts";
 import {

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { ModelId } from "./shared_schemas.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";

@@ -7,7 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { completionBody, openAiStreamResponse } from "../chat/openai_turn.ts";
 import { chatRuntime } from "../chat/runtime.ts";
 import { Turn, type TurnInput } from "../chat/turn.ts";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { assertPromptLength } from "../chat/prompt.ts";
 import { respondWithTurn } from "../chat/respond.ts";
 import { chatbotQueryBody, queryBody } from "../chat/responses.ts";

@@ -1,6 +1,6 @@
 /** Sessions of the caller's own login: logout, and listing or revoking sessions. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { audit } from "../db/audit.ts";
 import { listActiveSessions } from "../db/sessions.ts";
 import { ApiError } from "../errors.ts";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import {
   buildUserContext,
   DEFAULT_MAX_MESSAGES,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import type { RequestMeta } from "../auth/session_service.ts";
 import type { Principal } from "../principal.ts";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import { audit, type AuditAction } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";
 import { eraseUser, listUsers, lockUser, updateUser } from "../db/user_admin.ts";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireAuth } from "../auth/middleware.ts";
+import { requireAuth } from "../http/require_auth.ts";
 import type { Principal } from "../principal.ts";
 import { audit } from "../db/audit.ts";
 import { type DeliveryRow, listDeliveries } from "../db/webhook_deliveries.ts";

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../http/env.ts";
+import type { AppEnv } from "./env.ts";
 import { ApiError } from "../errors.ts";
 import {
   type InputIssue,

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { setResponseHeader } from "./response_headers.ts";
-import type { AppEnv } from "../http/env.ts";
+import type { AppEnv } from "./env.ts";
 import { routeLabel } from "../metrics/http.ts";
 import type { Services } from "../services.ts";
 
