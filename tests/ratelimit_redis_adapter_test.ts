@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis, type Requester, type UpstashRequest } from "@upstash/redis";
 import { createClient } from "redis";
-import { sha1Hex } from "../src/ratelimit/lua_compat.ts";
+import { sha1Hex } from "../src/ratelimit/backends/lua_compat.ts";
 import {
   createRedisRequester,
   createUpstashClientOverRedis,
-} from "../src/ratelimit/redis_adapter.ts";
+} from "../src/ratelimit/backends/redis_adapter.ts";
 
 const REDIS_URL = Deno.env.get("TEST_REDIS_URL");
 const RUN = `test:rl-adapter:${crypto.randomUUID()}`;

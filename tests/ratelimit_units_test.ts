@@ -1,9 +1,13 @@
 /** Pure rate-limit building blocks: no network, deterministic clocks. */
 import assert from "node:assert/strict";
-import { BoundedEphemeralCache } from "../src/ratelimit/ephemeral_cache.ts";
+import { BoundedEphemeralCache } from "../src/ratelimit/backends/ephemeral_cache.ts";
 import { rateLimitErrorDetail, rateLimitHeaders } from "../src/ratelimit/headers.ts";
-import { LuaScriptCompat, sha1Hex, stripUnsupportedShebang } from "../src/ratelimit/lua_compat.ts";
-import { MemoryRateLimiterStore } from "../src/ratelimit/memory_store.ts";
+import {
+  LuaScriptCompat,
+  sha1Hex,
+  stripUnsupportedShebang,
+} from "../src/ratelimit/backends/lua_compat.ts";
+import { MemoryRateLimiterStore } from "../src/ratelimit/backends/memory_store.ts";
 import { type LimitOutcome, type LimitWindow, mostConstrained } from "../src/ratelimit/outcome.ts";
 import { DEFAULT_TIERS, parseRateLimitTiers, windowsFor } from "../src/ratelimit/tiers.ts";
 

@@ -10,9 +10,9 @@
  */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis";
-import { DeadlineQueue } from "./deadline_queue.ts";
-import { BoundedEphemeralCache } from "./ephemeral_cache.ts";
-import { MemoryRateLimiterStore } from "./memory_store.ts";
+import { DeadlineQueue } from "./backends/deadline_queue.ts";
+import { BoundedEphemeralCache } from "./backends/ephemeral_cache.ts";
+import { MemoryRateLimiterStore } from "./backends/memory_store.ts";
 import {
   assertValidWindow,
   type BackendHealth,
@@ -23,8 +23,8 @@ import {
   type RateLimiterStore,
   type ScriptRunner,
 } from "./outcome.ts";
-import { createUpstashClientOverRedis } from "./redis_adapter.ts";
-import { createUpstashRestClient } from "./upstash_rest.ts";
+import { createUpstashClientOverRedis } from "./backends/redis_adapter.ts";
+import { createUpstashRestClient } from "./backends/upstash_rest.ts";
 
 export type {
   BackendHealth,

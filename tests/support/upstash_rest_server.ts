@@ -15,13 +15,13 @@
  * The client-side code under test is therefore unmodified @upstash/redis + our REST config.
  */
 import { createClient, ErrorReply } from "redis";
-import { LuaScriptCompat, type PreparedCommand } from "../../src/ratelimit/lua_compat.ts";
+import { LuaScriptCompat, type PreparedCommand } from "../../src/ratelimit/backends/lua_compat.ts";
 import {
   execTransaction,
   type Json,
   type RestReply,
   toJson,
-} from "../../src/ratelimit/resp_replies.ts";
+} from "../../src/ratelimit/backends/resp_replies.ts";
 
 export interface UpstashRestServer {
   url: string;

@@ -16,7 +16,7 @@ import {
   type LimitOutcome,
   type LimitWindow,
   type RateLimiterStore,
-} from "./outcome.ts";
+} from "../outcome.ts";
 
 export interface MemoryStoreOptions {
   /** Maximum tracked (policy, window, identifier) counters. Default 100 000. */
