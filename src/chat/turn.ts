@@ -15,8 +15,7 @@ import {
   type UserContext,
 } from "../context/user_context.ts";
 import { type ChatbotRow, findChatbot } from "../db/chatbots.ts";
-import { recentMessages } from "../db/conversation_reads.ts";
-import { type ConversationRow, findConversation } from "../db/conversations.ts";
+import { type ConversationRow, findConversation, recentMessages } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,

@@ -12,8 +12,8 @@
  */
 import type { Principal } from "../principal.ts";
 import { grantedFields, listActiveConsents } from "../db/consents.ts";
-import { conversationOwnedBy, recentMessages } from "../db/conversation_reads.ts";
-import { findLastSession } from "../db/last_session.ts";
+import { conversationOwnedBy, recentMessages } from "../db/conversations.ts";
+import { findLastSession } from "../db/sessions.ts";
 import type { Db } from "../db/tx.ts";
 import { findUserDetails } from "../db/user_details.ts";
 import { findUserById, type UserRow } from "../db/users.ts";

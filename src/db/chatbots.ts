@@ -108,3 +108,9 @@ export async function deleteChatbot(sql: Db, id: string, scope: ChatbotScope): P
   } returning id`;
   return rows.length > 0;
 }
+
+/** Whether `chatbotId` exists and belongs to `userId` (others' look missing). */
+export async function chatbotOwnedBy(sql: Db, chatbotId: string, userId: string): Promise<boolean> {
+  const rows = await sql`select 1 from chatbots where id = ${chatbotId} and user_id = ${userId}`;
+  return rows.length > 0;
+}

@@ -22,8 +22,8 @@ import {
   updateApiKey,
 } from "../db/api_keys.ts";
 import { audit } from "../db/audit.ts";
-import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
-import { lockUser } from "../db/user_admin.ts";
+import { chatbotOwnedBy } from "../db/chatbots.ts";
+import { lockUser } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";

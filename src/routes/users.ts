@@ -5,8 +5,14 @@ import type { Principal } from "../principal.ts";
 import { requireAuth } from "../http/require_auth.ts";
 import { audit, type AuditAction } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";
-import { eraseUser, listUsers, lockUser, updateUser } from "../db/user_admin.ts";
-import { findUserById, type UserRow } from "../db/users.ts";
+import {
+  eraseUser,
+  findUserById,
+  listUsers,
+  lockUser,
+  updateUser,
+  type UserRow,
+} from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
