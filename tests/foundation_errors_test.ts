@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../src/http/env.ts";
 import { ApiError } from "../src/errors.ts";
-import { jsonBody, jsonResponse } from "../src/routes/responses.ts";
+import { jsonBody, jsonResponse } from "../src/routes/openapi_responses.ts";
 import { startTestApp } from "./support/harness.ts";
 
 /** A tiny route with a body, used to exercise the error contract. */

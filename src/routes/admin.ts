@@ -4,7 +4,7 @@ import { requireAuth } from "../http/require_auth.ts";
 import { databaseStatus } from "../db/admin_status.ts";
 import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
 import { adminCredential } from "./security.ts";
-import { authErrors, errorResponses, jsonResponse, limited } from "./responses.ts";
+import { authErrors, errorResponses, jsonResponse, limited } from "./openapi_responses.ts";
 import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
 
 const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({

@@ -32,7 +32,7 @@ import {
   jsonResponse,
   limited,
   noContentResponse,
-} from "./responses.ts";
+} from "./openapi_responses.ts";
 import {
   EXAMPLE_USER,
   RoleSchema,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { generateApiKey, hashApiKey, looksLikeApiKey } from "../auth/api_key_format.ts";
 import { databaseHealth, rateLimiterHealth } from "../health_probes.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 import { publicAccess } from "./security.ts";
 
 const Check = z.object({

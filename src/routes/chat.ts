@@ -15,7 +15,7 @@ import {
   TotalUsageSchema,
 } from "./chat_schemas.ts";
 import { ConsentRequirementSchema } from "./context_schemas.ts";
-import { errorResponses, jsonBody } from "./responses.ts";
+import { errorResponses, jsonBody } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 import { ModelId, Timestamp } from "./shared_schemas.ts";
 

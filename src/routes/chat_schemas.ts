@@ -3,7 +3,7 @@
  * totals, and responses that are JSON or, when streaming, Server-Sent Events.
  */
 import { z } from "@hono/zod-openapi";
-import { jsonResponse } from "./responses.ts";
+import { jsonResponse } from "./openapi_responses.ts";
 import { ModelId } from "./shared_schemas.ts";
 
 /** Upper bound of MAX_PROMPT_CHARS; the configured value is checked per request. */

@@ -10,7 +10,7 @@ import {
 import { ChatSocket } from "../chat/ws_session.ts";
 import { consumeWsTicket, insertWsTicket } from "../db/ws_tickets.ts";
 import { ApiError } from "../errors.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 
 const TICKET_TTL_SECONDS = 30;

@@ -18,7 +18,7 @@ import {
   jsonResponse,
   limited,
   noContentResponse,
-} from "./responses.ts";
+} from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 import {
   EXAMPLE_IDS,

@@ -3,7 +3,7 @@ import type { App } from "../http/env.ts";
 import { pingDatabase } from "../db/ping.ts";
 import { databaseHealth, llmHealth, rateLimiterHealth } from "../health_probes.ts";
 import { VERSION } from "../version.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 
 const ComponentSchema = z.object({
   status: z.enum(["up", "down", "degraded"]).openapi({ example: "up" }),

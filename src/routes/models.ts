@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../http/require_auth.ts";
 import { ModelId } from "./shared_schemas.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 
 const Price = z.number().min(0).max(1_000_000).openapi({

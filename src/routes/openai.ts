@@ -14,7 +14,7 @@ import { Turn, type TurnInput } from "../chat/turn.ts";
 import { ApiError } from "../errors.ts";
 import type { ChatMessage, QueryMode } from "../llm/mod.ts";
 import { OpenAiErrorSchema } from "./openai_errors.ts";
-import { headersFor } from "./responses.ts";
+import { headersFor } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;

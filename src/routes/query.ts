@@ -16,7 +16,7 @@ import {
 } from "./chat_schemas.ts";
 import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
 import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
-import { errorResponses, jsonBody, limited } from "./responses.ts";
+import { errorResponses, jsonBody, limited } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 

@@ -14,7 +14,7 @@ import {
   jsonResponse,
   limited,
   noContentResponse,
-} from "./responses.ts";
+} from "./openapi_responses.ts";
 import { bearerOnly } from "./security.ts";
 import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 

@@ -6,7 +6,7 @@ import { listUsageRecords, summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
 import type { Principal } from "../principal.ts";
 import { actsAsAdmin } from "../auth/access.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
 

@@ -13,7 +13,13 @@ import { ApiError } from "../errors.ts";
 import { authorizeUserTarget, chatbotScopeOf } from "../auth/access.ts";
 import { UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
-import { authErrors, errorResponses, jsonBody, jsonResponse, limited } from "./responses.ts";
+import {
+  authErrors,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  limited,
+} from "./openapi_responses.ts";
 import { anyCredential } from "./security.ts";
 import { EXAMPLE_IDS, intQuery, Timestamp } from "./shared_schemas.ts";
 import { UserParams } from "./users.ts";

@@ -24,7 +24,7 @@ import {
   jsonResponse,
   limited,
   noContentResponse,
-} from "./responses.ts";
+} from "./openapi_responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import {
   BudgetUsd,

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { errorResponses, jsonResponse } from "./responses.ts";
+import { errorResponses, jsonResponse } from "./openapi_responses.ts";
 import { publicAccess } from "./security.ts";
 
 const JwkSchema = z.object({
