@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { llmProvidersSchema } from "./llm/models.ts";
-import { parseRateLimitTiers } from "./ratelimit/tiers.ts";
+import { llmProvidersSchema } from "./config_llm.ts";
+import { parseRateLimitTiers } from "./config_tiers.ts";
 
 /** Which of the three documented ways to run this process is in. */
 export type RunMode = "embedded" | "self-hosted" | "deploy";
