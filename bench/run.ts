@@ -58,6 +58,7 @@ const SCENARIOS = [
   "whoami_api_key",
   "whoami_jwt",
   "query_echo",
+  "query_budgets",
   "query_stream",
   "openai_echo",
   "openai_stream",
@@ -198,7 +199,10 @@ function serviceArgs(options: Options): string[] {
 function limiterSettings(options: Options): Record<string, string> {
   const huge = 1_000_000_000;
   return {
-    RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: huge, per_day: huge } }),
+    // Spend quotas are on (every query reserves and settles) but never exhausted.
+    RATE_LIMIT_TIERS: JSON.stringify({
+      free: { per_minute: huge, per_day: huge, tokens_per_day: huge * 1000, usd_per_day: 1e8 },
+    }),
     RATE_LIMIT_IP_PER_MINUTE: "1000000",
     MAX_STREAMS_PER_PRINCIPAL: String(Math.max(4, options.streamConcurrency)),
     // Every connection may have a query in flight; the check itself still runs.
@@ -350,6 +354,37 @@ async function requestScenarios(
         body: QUERY_BODY,
       }, server),
     );
+  }
+  if (options.only.has("query_budgets")) {
+    // The same query through a key with its own USD budget: user and key limits all checked.
+    const res = await fetch(`${server.url}/v1/api-keys`, {
+      method: "POST",
+      headers: { ...bearer(credentials.accessToken), "content-type": "application/json" },
+      body: JSON.stringify({ name: "bench budgets", budget_usd_per_day: 1_000_000 }),
+    });
+    if (res.status !== 201) throw new Error(`budgeted key: ${res.status} ${await res.text()}`);
+    const budgetedKey = String((await res.json()).key);
+    const budgets = await loadScenario(
+      options,
+      "query_budgets",
+      `${prefix}query, echo-fast, key USD budget + tier token quota`,
+      {
+        url: `${server.url}/v1/query`,
+        method: "POST",
+        headers: { ...bearer(budgetedKey), "content-type": "application/json" },
+        body: QUERY_BODY,
+      },
+      server,
+    );
+    results.push(budgets);
+    const plain = results.find((r) => r.id === "query_echo");
+    if (plain?.cpuMsPerRequest && budgets.cpuMsPerRequest) {
+      const added = budgets.cpuMsPerRequest - plain.cpuMsPerRequest;
+      console.log(
+        `${prefix}budgets on: ${added >= 0 ? "+" : ""}${added.toFixed(3)} CPU ms per query ` +
+          `over query_echo (${((added / plain.cpuMsPerRequest) * 100).toFixed(1)} %)`,
+      );
+    }
   }
   if (options.only.has("openai_echo")) {
     results.push(

@@ -116,6 +116,8 @@ export const envSchema = z.object({
   MAX_CONCURRENT_QUERIES_PER_USER: int(1, 1000).default(8),
   MAX_API_KEYS_PER_USER: int(1, 100_000).default(100),
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
+  DEFAULT_MAX_OUTPUT_TOKENS: int(1, 1_000_000).default(1024),
+  SPEND_FAIL_OPEN: bool.default(false),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),
   ADMIN_EMAIL: z.email().max(254).optional(),

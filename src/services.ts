@@ -12,6 +12,8 @@ import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
+import { MemorySpendCounters, ScriptSpendCounters } from "./spend/counters.ts";
+import { SpendService } from "./spend/service.ts";
 import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
 /** The typed bag of long-lived services, built once per process. */
@@ -31,6 +33,8 @@ export interface Services {
   metrics: GatehouseMetrics;
   models: ModelRegistry;
   llm: LlmRouter;
+  /** Token quotas and USD budgets: reserves and settles every model call. */
+  spend: SpendService;
   /** Webhook endpoints' events, outbox worker and expiry sweep. */
   webhooks: Webhooks;
   startedAt: number;
@@ -100,6 +104,32 @@ export async function createServices(
     if (config.echoModels) {
       log.info("echo models enabled: a deterministic development provider, not a real LLM");
     }
+    const metrics = new GatehouseMetrics();
+    const store = limits.store;
+    const spend = new SpendService({
+      sql: db.sql,
+      // Same backend (and connection) as the rate limits: one atomic script per decision.
+      counters: store.scripts && store.kind !== "memory"
+        ? new ScriptSpendCounters(store.kind, store.scripts)
+        : new MemorySpendCounters(),
+      tiers: config.rateLimitTiers,
+      models,
+      log,
+      metrics,
+      prefix: config.RATE_LIMIT_PREFIX,
+      failOpen: config.SPEND_FAIL_OPEN,
+    });
+    // quota.threshold events: after each settlement and refusal, off the request path.
+    spend.observe({
+      onSettled: (snapshots) => webhooks.quotaSettled(snapshots),
+      onRefused: (snapshot) => webhooks.quotaRefused(snapshot),
+    });
+    if (!options.skipMigrations) {
+      // Calls a crashed process left between reservation and settlement are billed now.
+      await spend.closeStale().catch((error) =>
+        log.error("spend: closing calls left pending failed", { error })
+      );
+    }
     if (options.webhookWorker ?? true) {
       webhooks.start();
       closers.push(() => webhooks.stop());
@@ -119,9 +149,13 @@ export async function createServices(
         onAccountLocked: (locked) => webhooks.loginLocked(locked.userId),
       }),
       models,
-      llm: new LlmRouter(models, { streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS }),
+      llm: new LlmRouter(models, {
+        streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS,
+        defaultMaxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS,
+      }),
+      spend,
+      metrics,
       webhooks,
-      metrics: new GatehouseMetrics(),
       startedAt: Date.now(),
       close,
     };

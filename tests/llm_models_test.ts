@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ModelHealth } from "../src/llm/health.ts";
 import {
+  costMicroUsd,
   costUsd,
   DEFAULT_TIMEOUT_MS,
   llmProvidersSchema,
@@ -77,7 +78,9 @@ Deno.test("models: registry from settings exposes models, echo only when enabled
   const echo = withEcho.get("echo-fast")!;
   assert.equal(echo.development, true);
   assert.equal(echo.provider, "echo");
-  assert.deepEqual(echo.prices, { input_per_mtok: 0, output_per_mtok: 0 });
+  // Nominal prices, so budgets can be tried without a provider.
+  assert.deepEqual(echo.prices, { input_per_mtok: 0.1, output_per_mtok: 0.4 });
+  assert.deepEqual(withEcho.get("echo-smart")!.prices, { input_per_mtok: 1, output_per_mtok: 4 });
   assert.equal(withEcho.provider("echo-fast").development, true);
   assert.equal(withEcho.listWithHealth()[0]!.health.status, "available");
   assert.ok(Object.isFrozen(echo));
@@ -95,14 +98,20 @@ Deno.test("models: registry from settings exposes models, echo only when enabled
   );
 });
 
-Deno.test("models: cost is tokens × price per million, rounded to nano-dollars", () => {
+Deno.test("models: cost is tokens × price per million, exact to micro-dollars", () => {
   const model = { prices: { input_per_mtok: 2.5, output_per_mtok: 10 } } as ModelInfo;
   assert.equal(costUsd(model, { input_tokens: 1_000_000, output_tokens: 0 }), 2.5);
   assert.equal(costUsd(model, { input_tokens: 1200, output_tokens: 350 }), 0.0065);
   assert.equal(costUsd(model, { input_tokens: 0, output_tokens: 0 }), 0);
   const cheap = { prices: { input_per_mtok: 0.1, output_per_mtok: 0.2 } } as ModelInfo;
-  assert.equal(costUsd(cheap, { input_tokens: 1, output_tokens: 2 }), 0.0000005);
-  assert.equal(costUsd(cheap, { input_tokens: 3, output_tokens: 3 }), 0.0000009);
+  // Half a micro-dollar rounds to one; float noise (0.1 × 3) never shows in the result.
+  assert.equal(costUsd(cheap, { input_tokens: 1, output_tokens: 2 }), 0.000001);
+  assert.equal(costUsd(cheap, { input_tokens: 3, output_tokens: 3 }), 0.000001);
+  assert.equal(costUsd(cheap, { input_tokens: 30, output_tokens: 0 }), 0.000003);
+  // Reservations round up, never below the real cost.
+  assert.equal(costMicroUsd(cheap, { input_tokens: 3, output_tokens: 0 }, true), 1);
+  assert.equal(costMicroUsd(cheap, { input_tokens: 30, output_tokens: 0 }, true), 3);
+  assert.equal(costMicroUsd(cheap, { input_tokens: 31, output_tokens: 0 }, true), 4);
 });
 
 Deno.test("health: consecutive failures degrade, open the breaker, cool down and recover", () => {

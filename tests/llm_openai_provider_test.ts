@@ -110,7 +110,13 @@ Deno.test("openai provider: estimates usage when the upstream reports none", asy
     const expected = { input_tokens: 4, output_tokens: 3 };
     assert.deepEqual((await provider(mock).complete(request("m1"))).usage, expected);
     const events = await collect(provider(mock).stream(request("m1")));
-    assert.deepEqual(events.at(-1), { type: "done", finishReason: "stop", usage: expected });
+    // Flagged as an estimate, so the ledger records usage_source "estimated".
+    assert.deepEqual(events.at(-1), {
+      type: "done",
+      finishReason: "stop",
+      usage: expected,
+      usageEstimated: true,
+    });
   } finally {
     await mock.close();
   }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { AllModelsFailedError, InvalidQueryError, UnknownModelError } from "../src/llm/errors.ts";
 import type { HealthOptions } from "../src/llm/health.ts";
+import {
+  type CallGate,
+  type CallOutcome,
+  CallRefusedError,
+  type PlannedCall,
+} from "../src/llm/gate.ts";
 import { echoEntry, type ModelConfig, ModelRegistry } from "../src/llm/models.ts";
 import { OpenAIProvider } from "../src/llm/openai_provider.ts";
 import type { QueryEvent, QueryOptions } from "../src/llm/query_types.ts";
@@ -35,8 +41,28 @@ async function withRouter(
   }
 }
 
+/** Every call is admitted; the reservations and settlements are kept for assertions. */
+const gateLog: { reserved: PlannedCall[]; settled: CallOutcome[] } = { reserved: [], settled: [] };
+const admitAll: CallGate = {
+  reserve: (call) => {
+    gateLog.reserved.push(call);
+    return Promise.resolve({
+      settle: (outcome) => {
+        gateLog.settled.push(outcome);
+        return Promise.resolve();
+      },
+    });
+  },
+};
+
 function opts(extra: Partial<QueryOptions>): QueryOptions {
-  return { mode: "balanced", messages, signal: new AbortController().signal, ...extra };
+  return {
+    mode: "balanced",
+    messages,
+    signal: new AbortController().signal,
+    gate: admitAll,
+    ...extra,
+  };
 }
 
 async function collect(events: AsyncIterable<QueryEvent>): Promise<QueryEvent[]> {
@@ -142,7 +168,7 @@ Deno.test("router quality: models run in parallel, failures carry errors, best-r
       m4: { reply: "four" },
     },
     async ({ router, mock }) => {
-      const stream = router.streamQuery(opts({ mode: "quality" }));
+      const stream = await router.openQuery(opts({ mode: "quality" }));
       assert.deepEqual(stream.models, ["m1", "m2", "m3"]);
       const events = await collect(stream);
       const result = await stream.result;
@@ -207,8 +233,8 @@ Deno.test("router quality: max_models, explicit model lists and validation", asy
       );
       await assert.rejects(router.runQuery(opts({ messages: [] })), InvalidQueryError);
       await assert.rejects(router.runQuery(opts({ models: [] })), InvalidQueryError);
-      assert.throws(
-        () => router.streamQuery(opts({ models: ["m1", "nope", "nada"] })),
+      await assert.rejects(
+        () => router.openQuery(opts({ models: ["m1", "nope", "nada"] })),
         (err: unknown) => err instanceof UnknownModelError && err.unknown.join() === "nope,nada",
       );
     },
@@ -231,7 +257,7 @@ Deno.test("router quality: any success is success, all failing is AllModelsFaile
       assert.ok(err.answers[1]!.usage.output_tokens > 0);
 
       // streaming never throws for runtime failures: result says selected null
-      const stream = router.streamQuery(opts({ mode: "quality" }));
+      const stream = await router.openQuery(opts({ mode: "quality" }));
       const events = await collect(stream);
       assert.equal(events.filter((e) => e.type === "model_error").length, 2);
       assert.equal((await stream.result).selected, null);
@@ -256,8 +282,8 @@ Deno.test("router: unavailable models are skipped until their cool-down ends", a
       assert.equal(mock.requestsFor("a").length, 3, "not called while unavailable");
 
       // only unavailable candidates: rejected up front, before any streaming
-      assert.throws(
-        () => router.streamQuery(opts({ models: ["a"] })),
+      await assert.rejects(
+        () => router.openQuery(opts({ models: ["a"] })),
         (err: unknown) =>
           err instanceof AllModelsFailedError &&
           err.answers[0]!.error!.code === "model_unavailable",
@@ -279,7 +305,7 @@ Deno.test("router streaming: fallback is announced with model_error", async () =
     [model("a", 1), model("b", 2)],
     { a: { reply: "a1 a2 a3", failAfterChunks: 1 }, b: { reply: "b1 b2" } },
     async ({ router }) => {
-      const events = await collect(router.streamQuery(opts({ mode: "balanced" })));
+      const events = await collect(await router.openQuery(opts({ mode: "balanced" })));
       const summary = events.map((e) =>
         e.type === "chunk"
           ? `chunk:${e.model}:${e.delta}`
@@ -315,7 +341,7 @@ Deno.test("router streaming: abort cancels every upstream call and keeps partial
     },
     async ({ router, registry, mock }) => {
       const ac = new AbortController();
-      const stream = router.streamQuery(opts({ mode: "quality", signal: ac.signal }));
+      const stream = await router.openQuery(opts({ mode: "quality", signal: ac.signal }));
       const seen = new Set<string>();
       const events: QueryEvent[] = [];
       for await (const e of stream) {
@@ -352,10 +378,12 @@ Deno.test("router: runQuery resolves with partial answers when aborted", async (
       ac.abort();
       const r = await pending;
       assert.equal(r.aborted, true);
-      assert.deepEqual(r.answers.map((a) => [a.status, a.content, a.cost_usd]), [[
+      // Nothing delivered, but the prompt went upstream: billed as estimated, never 0.
+      assert.deepEqual(r.answers.map((a) => [a.status, a.content, a.usage, a.cost_usd]), [[
         "incomplete",
         "",
-        0,
+        { input_tokens: 3, output_tokens: 0 },
+        0.000003,
       ]]);
       assert.equal(await mock.requests[0]!.settled, "aborted");
     },
@@ -367,7 +395,7 @@ Deno.test("router streaming: leaving the iteration early cancels upstream calls"
     [model("a", 1)],
     { a: { reply: "p q r s t u", chunkDelayMs: 30 } },
     async ({ router, mock }) => {
-      const stream = router.streamQuery(opts({}));
+      const stream = await router.openQuery(opts({}));
       for await (const e of stream) if (e.type === "chunk") break;
       const r = await stream.result;
       assert.equal(r.answers[0]!.status, "incomplete");
@@ -381,9 +409,11 @@ Deno.test("router: echo models end to end (development provider)", async () => {
   const registry = new ModelRegistry([echoEntry()]);
   const router = new LlmRouter(registry);
   const r = await router.runQuery(opts({ mode: "quality" }));
-  assert.deepEqual(r.answers.map((a) => [a.model, a.content, a.cost_usd]), [
-    ["echo-smart", "Echo: What is up?", 0],
-    ["echo-fast", "Echo: What is up?", 0],
+  // Nominal echo prices: smart 1.00 / 4.00, fast 0.10 / 0.40 USD per million tokens;
+  // 3 prompt tokens ("What is up?"), 5 output tokens ("Echo: What is up?").
+  assert.deepEqual(r.answers.map((a) => [a.model, a.content, a.usage, a.cost_usd]), [
+    ["echo-smart", "Echo: What is up?", { input_tokens: 3, output_tokens: 5 }, 0.000023],
+    ["echo-fast", "Echo: What is up?", { input_tokens: 3, output_tokens: 5 }, 0.000002],
   ]);
   assert.equal(r.selected, 0);
   // speed: both were measured by the quality run; the faster echo model wins
@@ -423,7 +453,7 @@ Deno.test("router streamed: a failure after content is a cut answer, not a fallb
     [model("a", 1), model("b", 2)],
     { a: { reply: "one two three four", failAfterChunks: 2 }, b: { reply: "b answer" } },
     async ({ router, registry, mock }) => {
-      const stream = router.streamQuery(opts({ streamed: true }));
+      const stream = await router.openQuery(opts({ streamed: true }));
       const events = await collect(stream);
       const result = await stream.result;
       assert.equal(result.selected, null);
@@ -477,7 +507,7 @@ Deno.test("router: an upstream silent for the idle timeout has failed", async ()
     assert.equal(before.answers[0]!.error?.code, "timeout");
     assert.match(before.answers[0]!.error!.message, /no data from upstream for 150 ms/);
     assert.equal(await mock.requestsFor("mute")[0]!.settled, "aborted");
-    const stream = router.streamQuery(opts({ models: ["stuck", "ok"], streamed: true }));
+    const stream = await router.openQuery(opts({ models: ["stuck", "ok"], streamed: true }));
     await collect(stream);
     const after = await stream.result;
     assert.deepEqual(after.answers.map((a) => [a.model, a.status, a.content]), [
@@ -487,4 +517,70 @@ Deno.test("router: an upstream silent for the idle timeout has failed", async ()
   } finally {
     await mock.close();
   }
+});
+
+Deno.test("router: the output cap goes upstream (request's max_tokens, else the default)", async () => {
+  await withRouter([model("a", 1)], { a: {} }, async ({ registry, mock }) => {
+    const router = new LlmRouter(registry, { defaultMaxOutputTokens: 77 });
+    gateLog.reserved.length = 0;
+    await router.runQuery(opts({}));
+    await router.runQuery(opts({ maxTokens: 5 }));
+    assert.deepEqual(
+      mock.requestsFor("a").map((r) => r.body?.max_completion_tokens),
+      [77, 5],
+    );
+    // The gate reserved prompt estimate + that same cap.
+    assert.deepEqual(gateLog.reserved.map((c) => [c.model.id, c.promptTokens, c.outputCap]), [
+      ["a", 3, 77],
+      ["a", 3, 5],
+    ]);
+  });
+});
+
+Deno.test("router: every call is settled with the gate, provider or estimated", async () => {
+  await withRouter(
+    [model("good", 1), model("bad", 2)],
+    { good: {}, bad: { status: 500 } },
+    async ({ router }) => {
+      gateLog.settled.length = 0;
+      await router.runQuery(opts({ mode: "quality" }));
+      const byStatus = gateLog.settled.map((s) => [s.status, s.source, s.usage.input_tokens > 0]);
+      assert.deepEqual(byStatus.sort(), [["complete", "provider", true], [
+        "error",
+        "estimated",
+        true,
+      ]]);
+    },
+  );
+});
+
+Deno.test("router: a refused reservation answers rate_limited; all refused rejects with the reason", async () => {
+  await withRouter(
+    [model("m1", 1), model("m2", 2)],
+    { m1: {}, m2: {} },
+    async ({ router, mock }) => {
+      const reason = new Error("429 from the layer above");
+      const refuseM1: CallGate = {
+        reserve: (call) =>
+          call.model.id === "m1"
+            ? Promise.reject(new CallRefusedError("rate_limited", "budget exhausted", reason))
+            : admitAll.reserve(call),
+      };
+      const r = await router.runQuery(opts({ mode: "quality", gate: refuseM1 }));
+      assert.deepEqual(r.answers.map((a) => [a.model, a.status, a.error?.code ?? null]), [
+        ["m1", "error", "rate_limited"],
+        ["m2", "complete", null],
+      ]);
+      assert.equal(mock.requestsFor("m1").length, 0, "a refused model is never called");
+
+      const refuseAll: CallGate = {
+        reserve: () => Promise.reject(new CallRefusedError("rate_limited", "no", reason)),
+      };
+      const err = await router.openQuery(opts({ mode: "quality", gate: refuseAll })).catch((
+        e,
+      ) => e);
+      assert.equal(err, reason);
+      assert.equal(mock.requestsFor("m2").length, 1);
+    },
+  );
 });

@@ -5,6 +5,7 @@
  * a consent request id, are the only ones filled in).
  */
 import assert from "node:assert/strict";
+import type { z } from "@hono/zod-openapi";
 import { startTestApp, type TestApp } from "./support/harness.ts";
 
 type Json = Record<string, unknown>;
@@ -63,6 +64,25 @@ Deno.test("OpenAPI: every operation has a description and a request example", as
       assert.deepEqual(missing, []);
     });
 
+    await t.step("every success answer with a body has an example, in each media type", () => {
+      const missing: string[] = [];
+      let checked = 0;
+      for (const op of ops) {
+        const responses = (op as unknown as Json).responses as Record<string, Json>;
+        for (const [status, response] of Object.entries(responses)) {
+          if (!status.startsWith("2")) continue;
+          for (const [type, media] of Object.entries((response.content ?? {}) as Json)) {
+            checked++;
+            if ((media as Json).example === undefined) {
+              missing.push(`${op.operationId} ${status} ${type}`);
+            }
+          }
+        }
+      }
+      assert.ok(checked > 40, `only ${checked} success bodies found`);
+      assert.deepEqual(missing, []);
+    });
+
     await t.step("no nullable $ref is emitted as allOf (which admits no null)", () => {
       const bad: string[] = [];
       const walk = (node: unknown, where: string) => {
@@ -80,6 +100,107 @@ Deno.test("OpenAPI: every operation has a description and a request example", as
       assert.deepEqual(usage.anyOf, [{ $ref: "#/components/schemas/TokenUsage" }, {
         type: "null",
       }]);
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+/** The `[event, data]` pairs of a Server-Sent Events body (`data` parsed when it is JSON). */
+function parseEventStream(text: string): [string, unknown][] {
+  return text.split("\n\n").filter((block) => block.trim() !== "").map((block) => {
+    let event = "message";
+    let data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) event = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    return [event, data === "[DONE]" ? data : JSON.parse(data)];
+  });
+}
+
+/** Every string anywhere in `value`. */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (!value || typeof value !== "object") return [];
+  return Object.values(value).flatMap(stringsIn);
+}
+
+Deno.test("OpenAPI: every response example is what the route's own schema answers", async (t) => {
+  const h = await startTestApp();
+  try {
+    // The zod schemas the routes validate and type their answers with (not the emitted JSON
+    // Schema that Spectral checks): they also hold refinements, and a key an example adds
+    // that the schema does not know is dropped by parsing, which JSON Schema (open objects)
+    // lets through.
+    type Media = { schema?: z.ZodType; example?: unknown };
+    const routes = h.app.openAPIRegistry.definitions.flatMap((d) =>
+      d.type === "route" ? [d.route] : []
+    );
+    const examples = routes.flatMap((route) =>
+      Object.entries(route.responses).flatMap(([status, response]) =>
+        Object.entries(("content" in response ? response.content : undefined) ?? {}).map((
+          [type, media],
+        ) => ({
+          where: `${route.operationId} ${status} ${type}`,
+          json: (route.responses[status] as { content: Record<string, Media> }).content[
+            "application/json"
+          ]?.example,
+          ...(media as Media),
+        }))
+      )
+    ).filter((e) => e.example !== undefined);
+    assert.ok(examples.length > 40, `only ${examples.length} examples found`);
+
+    await t.step("each JSON example parses with the route's schema, unchanged", () => {
+      const bad: string[] = [];
+      for (const e of examples.filter((e) => e.where.endsWith("application/json"))) {
+        const parsed = (e.schema as z.ZodType).safeParse(e.example);
+        if (!parsed.success) bad.push(`${e.where}: ${parsed.error.message}`);
+        else {
+          try {
+            assert.deepEqual(parsed.data, e.example);
+          } catch {
+            bad.push(`${e.where}: has keys or values the schema drops or changes`);
+          }
+        }
+      }
+      assert.deepEqual(bad, []);
+    });
+
+    await t.step("each event-stream example streams the operation's JSON example", () => {
+      const streams = examples.filter((e) => e.where.endsWith("text/event-stream"));
+      assert.equal(streams.length, 4);
+      for (const e of streams) {
+        const events = parseEventStream(e.example as string);
+        const json = e.json as Json;
+        assert.ok(json, `${e.where}: no JSON example to compare with`);
+        if (events.every(([event]) => event === "message")) {
+          // OpenAI's chunks: a role chunk, content deltas, the finish, usage, [DONE].
+          assert.equal(events.at(-1)?.[1], "[DONE]", e.where);
+          const chunks = events.slice(0, -1).map(([, data]) => data as Json);
+          const choice = (json.choices as Json[])[0]!;
+          const deltas = chunks.flatMap((c) => c.choices as { delta: { content?: string } }[])
+            .map((c) => c.delta.content ?? "").join("");
+          assert.equal(deltas, (choice.message as Json).content, e.where);
+          assert.deepEqual(chunks.at(-1)?.usage, json.usage, e.where);
+          for (const c of chunks) assert.equal(c.id, json.id, e.where);
+          continue;
+        }
+        // Gatehouse's events: meta, chunks, usage, then done with the JSON body.
+        assert.deepEqual(events.map(([event]) => event).filter((v, i, a) => a[i - 1] !== v), [
+          "meta",
+          "chunk",
+          "usage",
+          "done",
+        ], e.where);
+        assert.deepEqual(events.at(-1)?.[1], json, `${e.where}: done is not the JSON example`);
+        const meta = events[0]![1] as Json;
+        assert.equal(meta.conversation_id, json.conversation_id, e.where);
+        const text = events.filter(([event]) => event === "chunk")
+          .map(([, data]) => (data as { delta: string }).delta).join("");
+        assert.ok(stringsIn(json).includes(text), `${e.where}: chunks do not spell the answer`);
+      }
     });
   } finally {
     await h.close();
@@ -163,6 +284,12 @@ Deno.test("OpenAPI: each request example succeeds on a fresh embedded instance",
     await t.step("API keys with the examples", async () => {
       const key = await expect("createApiKey", 201, run("createApiKey", {}, token));
       await expect("rollApiKey", 200, run("rollApiKey", { key_id: key.id as string }, token));
+      const updated = await expect(
+        "updateApiKey",
+        200,
+        run("updateApiKey", { key_id: key.id as string }, token),
+      );
+      assert.equal(updated.budget_usd_per_day, 2.5);
     });
 
     await t.step("respondToConsent with the example (the request id from an answer)", async () => {

@@ -31,7 +31,9 @@ Deno.test("query: modes over the echo models", async (t) => {
       assert.equal(items[0].provider, "echo");
       assert.equal(items[0].development, true);
       assert.equal(items[0].status, "available");
-      assert.deepEqual(items[0].prices, { input_per_mtok: 0, output_per_mtok: 0 });
+      // Nominal prices, so budgets can be tried without a provider.
+      assert.deepEqual(items[0].prices, { input_per_mtok: 1, output_per_mtok: 4 });
+      assert.deepEqual(items[1].prices, { input_per_mtok: 0.1, output_per_mtok: 0.4 });
     });
 
     await t.step("balanced answers from the best-ranked model", async () => {
@@ -46,8 +48,8 @@ Deno.test("query: modes over the echo models", async (t) => {
       assert.equal(body.selected, 0);
       assert.match(body.id, /^[0-9a-f-]{36}$/);
       assert.match(body.conversation_id, /^[0-9a-f-]{36}$/);
-      assert.ok(body.usage.input_tokens > 0 && body.usage.output_tokens > 0);
-      assert.equal(body.usage.cost_usd, 0);
+      // "hello there": 3 tokens in; "Echo: hello there": 5 out; at 1.00 / 4.00 USD per M.
+      assert.deepEqual(body.usage, { input_tokens: 3, output_tokens: 5, cost_usd: 0.000023 });
       assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
     });
 

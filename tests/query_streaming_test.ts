@@ -190,7 +190,7 @@ Deno.test("query streaming: a client disconnect aborts upstream and stores incom
       const rows = await h.services.sql<{ role: string; status: string; content: string }[]>`
         select role, status, content from messages
         where conversation_id = ${conversationId} order by seq`;
-      return rows.length === 2 ? rows : undefined;
+      return rows.length === 2 && rows[1]!.status !== "pending" ? rows : undefined;
     });
     assert.equal(stored[0]!.role, "user");
     assert.equal(stored[1]!.status, "incomplete");

@@ -91,9 +91,9 @@ Deno.test("headers", async (t) => {
 Deno.test("tiers", async (t) => {
   await t.step("defaults when unset or blank", () => {
     assert.deepEqual(parseRateLimitTiers(undefined), {
-      free: { per_minute: 60, per_day: 1000 },
-      pro: { per_minute: 600, per_day: 20000 },
-      enterprise: { per_minute: 1000, per_day: 100000 },
+      free: { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 },
+      pro: { per_minute: 600, per_day: 20000, tokens_per_day: 5_000_000 },
+      enterprise: { per_minute: 1000, per_day: 100000, tokens_per_day: 50_000_000 },
     });
     assert.deepEqual(parseRateLimitTiers("  "), parseRateLimitTiers(undefined));
   });
@@ -102,11 +102,31 @@ Deno.test("tiers", async (t) => {
     const tiers = parseRateLimitTiers(
       '{"free": {"per_minute": 30}, "startup": {"per_minute": 300, "per_day": 5000}}',
     );
-    assert.deepEqual(tiers.free, { per_minute: 30, per_day: 1000 });
-    assert.deepEqual(tiers.pro, { per_minute: 600, per_day: 20000 });
-    assert.deepEqual(tiers.startup, { per_minute: 300, per_day: 5000 });
+    assert.deepEqual(tiers.free, { per_minute: 30, per_day: 1000, tokens_per_day: 200_000 });
+    assert.deepEqual(tiers.pro, { per_minute: 600, per_day: 20000, tokens_per_day: 5_000_000 });
+    assert.deepEqual(tiers.startup, { per_minute: 300, per_day: 5000, tokens_per_day: 200_000 });
     // Defaults themselves are never mutated.
-    assert.deepEqual(DEFAULT_TIERS.free, { per_minute: 60, per_day: 1000 });
+    assert.deepEqual(DEFAULT_TIERS.free, {
+      per_minute: 60,
+      per_day: 1000,
+      tokens_per_day: 200_000,
+    });
+  });
+
+  await t.step("spend quotas: tokens_per_day and optional USD per day / month", () => {
+    const tiers = parseRateLimitTiers(
+      '{"free": {"tokens_per_day": 5000, "usd_per_day": 0.25, "usd_per_month": 3}}',
+    );
+    assert.deepEqual(tiers.free, {
+      per_minute: 60,
+      per_day: 1000,
+      tokens_per_day: 5000,
+      usd_per_day: 0.25,
+      usd_per_month: 3,
+    });
+    assert.throws(() => parseRateLimitTiers('{"free": {"usd_per_day": 0}}'), /invalid/);
+    assert.throws(() => parseRateLimitTiers('{"free": {"usd_per_day": 0.0000001}}'), /invalid/);
+    assert.throws(() => parseRateLimitTiers('{"free": {"tokens_per_day": 1.5}}'), /invalid/);
   });
 
   await t.step("invalid input fails loudly", () => {

@@ -46,7 +46,10 @@ Deno.test("usage: every model call is recorded and reported", async (t) => {
         assert.ok(good.latency_ms >= 0);
         const broken = rows.find((r) => r.model === "m-broken")!;
         assert.equal(broken.status, "error");
+        // The prompt went upstream: estimated ("both" = 1 token), nothing delivered.
+        assert.equal(broken.input_tokens, 1);
         assert.equal(broken.output_tokens, 0);
+        assert.equal(broken.cost_usd, 0.000001);
         const keyed = rows.find((r) => r.api_key_id !== null)!;
         assert.equal(keyed.api_key_id, key.id);
         assert.equal(keyed.conversation_id, viaKey.body.conversation_id);
@@ -59,9 +62,9 @@ Deno.test("usage: every model call is recorded and reported", async (t) => {
       assert.deepEqual(res.body.items, [{
         key: today(),
         requests: 3,
-        input_tokens: 200,
+        input_tokens: 201,
         output_tokens: 20,
-        cost_usd: 0.00024,
+        cost_usd: 0.000241,
       }]);
     });
 

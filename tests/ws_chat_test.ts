@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import type { Principal } from "../src/principal.ts";
+import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
@@ -118,6 +120,8 @@ Deno.test("ws: chat over a real socket", async (t) => {
       assert.deepEqual(done.tool_calls, []);
       assert.deepEqual(done.results, []);
       assert.match(done.message_id, /^[0-9a-f-]{36}$/);
+      // The mock reports usage (prompt: 9 characters; 4 chunks) at $1 / $2 per M tokens.
+      assert.deepEqual(done.usage, { input_tokens: 9, output_tokens: 4, cost_usd: 0.000017 });
     });
 
     await t.step("the conversation continues and is stored", async () => {
@@ -211,6 +215,11 @@ Deno.test("ws: revoked credentials, the stream cap and shutdown", async (t) => {
       await hold.body!.cancel();
       socket.close();
       await socket.closed;
+      // The held stream frees its slot once its call is settled and its turn stored.
+      const principal = { type: "user" as const, userId: user.id } as Principal;
+      await eventually(() =>
+        Promise.resolve(chatRuntime(h.services).streams.openFor(principal) === 0 || undefined)
+      );
     });
 
     await t.step("shutdown closes sockets with 1001 and stores the cut answer", async () => {
@@ -224,7 +233,7 @@ Deno.test("ws: revoked credentials, the stream cap and shutdown", async (t) => {
         const [r] = await h.services.sql<{ status: string }[]>`
           select status from messages
           where conversation_id = ${start.conversation_id} and role = 'assistant'`;
-        return r;
+        return r && r.status !== "pending" ? r : undefined;
       });
       assert.equal(row.status, "incomplete");
       const refused = await upgradeRequest(h, await ticketFor(h, user.accessToken));

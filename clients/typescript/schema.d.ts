@@ -207,7 +207,11 @@ export interface paths {
         delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename an API key or change its budgets
+         * @description The owner (or an admin) sets `name` and the key's USD budgets; admins also `tier` and the rate-limit overrides. Through an API key, only keys that key could create can be changed, and budgets may be lowered but never raised or cleared (403).
+         */
+        patch: operations["updateApiKey"];
         trace?: never;
     };
     "/v1/api-keys/{key_id}/roll": {
@@ -712,6 +716,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Token quotas and USD budgets that apply now, with what is used
+         * @description Every limit that applies to the caller: the tier's `tokens_per_day` (and USD per day / month when set), the user's budgets, and with an API key that key's budgets. USD amounts are exact to 6 decimals; `remaining` never goes below 0.
+         */
+        get: operations["getQuotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/usage/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The usage ledger: one row per model call
+         * @description Newest first, paged. Refused calls never reached a model and have no row.
+         */
+        get: operations["listUsageRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -754,7 +798,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Update a user's names, company and job title (admins: also role, tier, disabled)
+         * Update a user's names, company and job title (admins: also role, tier, disabled, budgets)
          * @description Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.
          */
         patch: operations["updateUser"];
@@ -900,7 +944,7 @@ export interface components {
             /** @example Echo: hello */
             content: string;
             /**
-             * @description US dollars, rounded to 1e-9.
+             * @description US dollars, exact to 6 decimals (micro-dollars).
              * @example 0.000042
              */
             cost_usd: number;
@@ -927,6 +971,16 @@ export interface components {
             usage: components["schemas"]["TokenUsage"];
         };
         ApiKey: {
+            /**
+             * @description USD this key may spend per UTC day (on top of its user's limits).
+             * @example 5
+             */
+            budget_usd_per_day: number | null;
+            /**
+             * @description USD this key may spend per UTC month (on top of its user's limits).
+             * @example 5
+             */
+            budget_usd_per_month: number | null;
             /** Format: uuid */
             chatbot_id: string | null;
             /**
@@ -1248,6 +1302,7 @@ export interface components {
             tool_calls: {
                 [key: string]: unknown;
             }[];
+            usage: components["schemas"]["TotalUsage"];
         };
         ComponentHealth: {
             /** @example redis */
@@ -1323,7 +1378,7 @@ export interface components {
             /** @enum {string} */
             role: "user" | "assistant" | "system";
             /** @enum {string} */
-            status: "complete" | "incomplete" | "error";
+            status: "pending" | "complete" | "incomplete" | "error";
         };
         Conversation: {
             /** Format: uuid */
@@ -1350,7 +1405,7 @@ export interface components {
         ConversationMessage: {
             content: string;
             /**
-             * @description US dollars, rounded to 1e-9.
+             * @description US dollars, exact to 6 decimals (micro-dollars).
              * @example 0.000042
              */
             cost_usd: number | null;
@@ -1373,10 +1428,10 @@ export interface components {
             /** @description Assistant messages: whether this was the answer returned (quality mode stores every model's answer). */
             selected: boolean | null;
             /**
-             * @description `incomplete`: the client left mid-stream; `error`: the model failed.
+             * @description `pending`: being generated right now; `incomplete`: the client left mid-stream (or the service stopped); `error`: the model failed.
              * @enum {string}
              */
-            status: "complete" | "incomplete" | "error";
+            status: "pending" | "complete" | "incomplete" | "error";
             /** @description Token counts of an assistant message; null on user and system messages. */
             usage: components["schemas"]["TokenUsage"] | null;
         };
@@ -1412,6 +1467,16 @@ export interface components {
             updated_at: string;
         };
         CreateApiKeyRequest: {
+            /**
+             * @description USD per UTC day for this key. A key creating a key cannot give it more than its own budget (it inherits it when not given).
+             * @example 5
+             */
+            budget_usd_per_day?: number;
+            /**
+             * @description USD per UTC month.
+             * @example 5
+             */
+            budget_usd_per_month?: number;
             /**
              * Format: uuid
              * @description Bind the key to this chatbot: it then reaches only that chatbot, its conversations and the context it may see.
@@ -1775,6 +1840,40 @@ export interface components {
             timestamp: string;
             usage: components["schemas"]["TotalUsage"];
         };
+        Quota: {
+            /** @example 200000 */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Unix seconds (UTC day or month start).
+             * @example 1795996800
+             */
+            period_start: number;
+            /** @enum {string} */
+            policy: "tokens_per_day" | "usd_per_day" | "usd_per_month";
+            /** @example 197456 */
+            remaining: number;
+            /**
+             * @description Held by model calls in flight (their worst case).
+             * @example 1024
+             */
+            reserved: number;
+            /**
+             * Format: int64
+             * @description Unix seconds when the period ends.
+             * @example 1796083200
+             */
+            reset: number;
+            /** @enum {string} */
+            scope: "user" | "api_key";
+            /** @enum {string} */
+            unit: "tokens" | "usd";
+            /** @example 1520 */
+            used: number;
+        };
+        Quotas: {
+            items: components["schemas"]["Quota"][];
+        };
         Ready: {
             /** @enum {string} */
             status: "ready";
@@ -1880,10 +1979,42 @@ export interface components {
         /** @description Summed over every model call of the request. */
         TotalUsage: components["schemas"]["TokenUsage"] & {
             /**
-             * @description US dollars, rounded to 1e-9.
+             * @description US dollars, exact to 6 decimals (micro-dollars).
              * @example 0.000042
              */
             cost_usd: number;
+        };
+        /** @description Only the listed fields; unknown fields are 422. */
+        UpdateApiKeyRequest: {
+            /**
+             * @description USD per UTC day; null clears. A key may only lower it, never raise or clear.
+             * @example 2.5
+             */
+            budget_usd_per_day?: number | null;
+            /**
+             * @description USD per UTC month; null clears. A key may only lower it.
+             * @example 5
+             */
+            budget_usd_per_month?: number | null;
+            /** @example CI pipeline */
+            name?: string;
+            /**
+             * Format: int32
+             * @description Admin only.
+             * @example 5000
+             */
+            rate_limit_per_day?: number | null;
+            /**
+             * Format: int32
+             * @description Admin only.
+             * @example 120
+             */
+            rate_limit_per_minute?: number | null;
+            /**
+             * @description Admin only.
+             * @example free
+             */
+            tier?: string | null;
         };
         UpdateChatbotRequest: {
             /** @description Keys of `user_profile` or `preferences` this chatbot may send to a model. */
@@ -1902,6 +2033,16 @@ export interface components {
         };
         /** @description Only the listed fields; null clears a name field. Unknown fields are 422. */
         UpdateUserRequest: {
+            /**
+             * @description Admin only: USD per UTC day over all of the user's credentials; null clears.
+             * @example 5
+             */
+            budget_usd_per_day?: number | null;
+            /**
+             * @description Admin only: USD per UTC month over all of the user's credentials; null clears.
+             * @example 5
+             */
+            budget_usd_per_month?: number | null;
             /** @example Analytical Engines */
             company?: string | null;
             /** @description Admin only; disabling revokes every session. */
@@ -1949,6 +2090,55 @@ export interface components {
              */
             url?: string;
         };
+        UsageRecord: {
+            /** Format: uuid */
+            api_key_id: string | null;
+            /** Format: uuid */
+            conversation_id: string | null;
+            /**
+             * @description US dollars, exact to 6 decimals (micro-dollars).
+             * @example 0.000042
+             */
+            cost_usd: number;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @example 12
+             */
+            input_tokens: number;
+            /** @example echo-fast */
+            model: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            occurred_at: string;
+            /**
+             * Format: int64
+             * @example 30
+             */
+            output_tokens: number;
+            /**
+             * @description `pending`: the call is running now.
+             * @enum {string}
+             */
+            status: "pending" | "complete" | "incomplete" | "error";
+            /**
+             * @description `provider`: counts the provider reported; `estimated`: ceil(characters / 4) of the prompt and of what was delivered (disconnect, failure, cut stream, crash).
+             * @enum {string}
+             */
+            usage_source: "provider" | "estimated";
+        };
+        UsageRecordPage: {
+            items: components["schemas"]["UsageRecord"][];
+            /** Format: int32 */
+            limit: number;
+            /** Format: int32 */
+            offset: number;
+            /** Format: int32 */
+            total: number;
+        };
         UsageReport: {
             /**
              * Format: date-time
@@ -1972,7 +2162,7 @@ export interface components {
         };
         UsageRow: {
             /**
-             * @description US dollars, rounded to 1e-9.
+             * @description US dollars, exact to 6 decimals (micro-dollars).
              * @example 0.000042
              */
             cost_usd: number;
@@ -2000,7 +2190,7 @@ export interface components {
         /** @description Sums over every row of the report. */
         UsageTotals: {
             /**
-             * @description US dollars, rounded to 1e-9.
+             * @description US dollars, exact to 6 decimals (micro-dollars).
              * @example 0.000042
              */
             cost_usd: number;
@@ -2021,6 +2211,16 @@ export interface components {
             requests: number;
         };
         User: {
+            /**
+             * @description USD per UTC day across all of the user's credentials (admin-set).
+             * @example 5
+             */
+            budget_usd_per_day: number | null;
+            /**
+             * @description USD per UTC month across all of the user's credentials (admin-set).
+             * @example 5
+             */
+            budget_usd_per_month: number | null;
             company: string | null;
             /**
              * Format: date-time
@@ -2314,6 +2514,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "EC",
+                     *           "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+                     *           "alg": "ES256",
+                     *           "use": "sig",
+                     *           "crv": "P-256",
+                     *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                     *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
@@ -2351,6 +2566,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "degraded",
+                     *       "version": "0.1.0",
+                     *       "uptime_s": 86400,
+                     *       "components": {
+                     *         "database": {
+                     *           "status": "up",
+                     *           "latency_ms": 0.8
+                     *         },
+                     *         "rate_limiter": {
+                     *           "status": "down",
+                     *           "latency_ms": 250,
+                     *           "detail": "redis"
+                     *         },
+                     *         "llm_providers": {
+                     *           "status": "up",
+                     *           "latency_ms": 0,
+                     *           "detail": "2/2 models available"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
                 };
             };
@@ -2401,6 +2639,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "alive"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Liveness"];
                 };
             };
@@ -2438,6 +2681,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ready"];
                 };
             };
@@ -2518,7 +2766,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9",
+                     *       "object": "chat.completion",
+                     *       "created": 1795435200,
+                     *       "model": "gpt-4o-mini",
+                     *       "choices": [
+                     *         {
+                     *           "index": 0,
+                     *           "message": {
+                     *             "role": "assistant",
+                     *             "content": "Access is granted by holding an unforgeable token (a capability), not by who you are.",
+                     *             "refusal": null
+                     *           },
+                     *           "finish_reason": "stop",
+                     *           "logprobs": null
+                     *         }
+                     *       ],
+                     *       "usage": {
+                     *         "prompt_tokens": 14,
+                     *         "completion_tokens": 17,
+                     *         "total_tokens": 31,
+                     *         "cost_usd": 0.0000123
+                     *       },
+                     *       "system_fingerprint": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChatCompletion"];
+                    /**
+                     * @example data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"Access is granted "},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"by holding an unforgeable token "},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"(a capability), "},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"not by "},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"who you are."},"finish_reason":null,"logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}],"usage":null}
+                     *
+                     *     data: {"id":"chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9","object":"chat.completion.chunk","created":1795435200,"model":"gpt-4o-mini","system_fingerprint":null,"choices":[],"usage":{"prompt_tokens":14,"completion_tokens":17,"total_tokens":31,"cost_usd":0.0000123}}
+                     *
+                     *     data: [DONE]
+                     */
                     "text/event-stream": string;
                 };
             };
@@ -2787,6 +3081,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "gpt-4o",
+                     *           "object": "model",
+                     *           "created": 1795435200,
+                     *           "owned_by": "openai"
+                     *         },
+                     *         {
+                     *           "id": "gpt-4o-mini",
+                     *           "object": "model",
+                     *           "created": 1795435200,
+                     *           "owned_by": "openai"
+                     *         },
+                     *         {
+                     *           "id": "echo-fast",
+                     *           "object": "model",
+                     *           "created": 1795435200,
+                     *           "owned_by": "echo"
+                     *         },
+                     *         {
+                     *           "id": "gatehouse/speed",
+                     *           "object": "model",
+                     *           "created": 1795435200,
+                     *           "owned_by": "gatehouse"
+                     *         },
+                     *         {
+                     *           "id": "gatehouse/balanced",
+                     *           "object": "model",
+                     *           "created": 1795435200,
+                     *           "owned_by": "gatehouse"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["OpenAiModelList"];
                 };
             };
@@ -2923,6 +3254,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "f5553736-1df2-4295-b6b3-27a1bbb8898c",
+                     *           "occurred_at": "2026-11-23T12:40:00.000Z",
+                     *           "action": "user.role_change",
+                     *           "user_id": "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+                     *           "actor_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "ip": "198.51.100.7",
+                     *           "request_id": "a36cdaf7-b314-4a21-9ce4-72f986e2411d",
+                     *           "detail": {
+                     *             "from": "user",
+                     *             "to": "moderator"
+                     *           }
+                     *         },
+                     *         {
+                     *           "id": "5a0cedbb-08ac-4923-90e7-9c93f4059c52",
+                     *           "occurred_at": "2026-11-23T12:02:11.000Z",
+                     *           "action": "auth.login_failed",
+                     *           "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "actor_id": null,
+                     *           "ip": "203.0.113.99",
+                     *           "request_id": "8a01b970-97ac-4311-9461-21d39f4ac309",
+                     *           "detail": {}
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
@@ -3099,6 +3462,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "database": {
+                     *         "version": "PostgreSQL 16.4 on x86_64-pc-linux-gnu, compiled by gcc 12.2.0, 64-bit"
+                     *       },
+                     *       "tables": [
+                     *         {
+                     *           "name": "api_keys",
+                     *           "rows": 57
+                     *         },
+                     *         {
+                     *           "name": "audit_events",
+                     *           "rows": 18342
+                     *         },
+                     *         {
+                     *           "name": "chatbots",
+                     *           "rows": 12
+                     *         },
+                     *         {
+                     *           "name": "conversations",
+                     *           "rows": 4210
+                     *         },
+                     *         {
+                     *           "name": "messages",
+                     *           "rows": 19877
+                     *         },
+                     *         {
+                     *           "name": "sessions",
+                     *           "rows": 389
+                     *         },
+                     *         {
+                     *           "name": "usage_records",
+                     *           "rows": 26504
+                     *         },
+                     *         {
+                     *           "name": "users",
+                     *           "rows": 214
+                     *         }
+                     *       ],
+                     *       "migrations": [
+                     *         {
+                     *           "version": "0001_init",
+                     *           "applied_at": "2026-09-01T08:00:00.000Z"
+                     *         },
+                     *         {
+                     *           "version": "0002_auth",
+                     *           "applied_at": "2026-09-01T08:00:00.000Z"
+                     *         },
+                     *         {
+                     *           "version": "0010_webhooks",
+                     *           "applied_at": "2026-11-02T07:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["DbStatus"];
                 };
             };
@@ -3234,6 +3652,58 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+                     *           "name": "CI pipeline",
+                     *           "start": "gate_3fA",
+                     *           "scopes": [
+                     *             "query",
+                     *             "chat",
+                     *             "profile:read",
+                     *             "profile:write",
+                     *             "chatbots:read",
+                     *             "chatbots:write",
+                     *             "usage:read"
+                     *           ],
+                     *           "chatbot_id": null,
+                     *           "tier": null,
+                     *           "budget_usd_per_day": 2.5,
+                     *           "budget_usd_per_month": null,
+                     *           "rate_limit_per_minute": null,
+                     *           "rate_limit_per_day": null,
+                     *           "expires_at": null,
+                     *           "last_used_at": "2026-11-23T12:10:41.000Z",
+                     *           "revoked_at": null,
+                     *           "created_at": "2026-11-23T12:05:00.000Z"
+                     *         },
+                     *         {
+                     *           "id": "4a8c2e6f-0b1d-4f3a-8c5e-7d9f1b3a5c62",
+                     *           "name": "Support widget",
+                     *           "start": "gate_Zq7",
+                     *           "scopes": [
+                     *             "query",
+                     *             "chat"
+                     *           ],
+                     *           "chatbot_id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *           "tier": null,
+                     *           "budget_usd_per_day": 2.5,
+                     *           "budget_usd_per_month": null,
+                     *           "rate_limit_per_minute": null,
+                     *           "rate_limit_per_day": null,
+                     *           "expires_at": "2027-05-23T00:00:00.000Z",
+                     *           "last_used_at": null,
+                     *           "revoked_at": null,
+                     *           "created_at": "2026-11-22T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
@@ -3423,6 +3893,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+                     *       "name": "CI pipeline",
+                     *       "start": "gate_3fA",
+                     *       "scopes": [
+                     *         "query",
+                     *         "chat",
+                     *         "profile:read",
+                     *         "profile:write",
+                     *         "chatbots:read",
+                     *         "chatbots:write",
+                     *         "usage:read"
+                     *       ],
+                     *       "chatbot_id": null,
+                     *       "tier": null,
+                     *       "budget_usd_per_day": 2.5,
+                     *       "budget_usd_per_month": null,
+                     *       "rate_limit_per_minute": null,
+                     *       "rate_limit_per_day": null,
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "created_at": "2026-11-23T12:05:00.000Z",
+                     *       "key": "gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
@@ -3693,6 +4190,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+                     *       "name": "CI pipeline",
+                     *       "start": "gate_3fA",
+                     *       "scopes": [
+                     *         "query",
+                     *         "chat",
+                     *         "profile:read",
+                     *         "profile:write",
+                     *         "chatbots:read",
+                     *         "chatbots:write",
+                     *         "usage:read"
+                     *       ],
+                     *       "chatbot_id": null,
+                     *       "tier": null,
+                     *       "budget_usd_per_day": 2.5,
+                     *       "budget_usd_per_month": null,
+                     *       "rate_limit_per_minute": null,
+                     *       "rate_limit_per_day": null,
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "created_at": "2026-11-23T12:05:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
@@ -4062,6 +4585,289 @@ export interface operations {
             };
         };
     };
+    updateApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "CI pipeline",
+                 *       "budget_usd_per_day": 2.5
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated key. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+                     *       "name": "CI pipeline",
+                     *       "start": "gate_3fA",
+                     *       "scopes": [
+                     *         "query",
+                     *         "chat",
+                     *         "profile:read",
+                     *         "profile:write",
+                     *         "chatbots:read",
+                     *         "chatbots:write",
+                     *         "usage:read"
+                     *       ],
+                     *       "chatbot_id": null,
+                     *       "tier": null,
+                     *       "budget_usd_per_day": 2.5,
+                     *       "budget_usd_per_month": null,
+                     *       "rate_limit_per_minute": null,
+                     *       "rate_limit_per_day": null,
+                     *       "expires_at": null,
+                     *       "last_used_at": null,
+                     *       "revoked_at": null,
+                     *       "created_at": "2026-11-23T12:05:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body must be application/json. */
+            415: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     rollApiKey: {
         parameters: {
             query?: never;
@@ -4102,6 +4908,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+                     *       "name": "CI pipeline",
+                     *       "start": "gate_FPl",
+                     *       "scopes": [
+                     *         "query",
+                     *         "chat",
+                     *         "profile:read",
+                     *         "profile:write",
+                     *         "chatbots:read",
+                     *         "chatbots:write",
+                     *         "usage:read"
+                     *       ],
+                     *       "chatbot_id": null,
+                     *       "tier": null,
+                     *       "budget_usd_per_day": 2.5,
+                     *       "budget_usd_per_month": null,
+                     *       "rate_limit_per_minute": null,
+                     *       "rate_limit_per_day": null,
+                     *       "expires_at": null,
+                     *       "last_used_at": "2026-11-23T12:10:41.000Z",
+                     *       "revoked_at": null,
+                     *       "created_at": "2026-11-23T12:05:00.000Z",
+                     *       "key": "gate_FPlVu3tFjjhAYEO4U0S3CJFrlc3z7twgmF1FsMmz"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
@@ -4337,6 +5170,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "healthy",
+                     *       "checks": {
+                     *         "database": {
+                     *           "status": "up",
+                     *           "latency_ms": 0.9
+                     *         },
+                     *         "rate_limiter": {
+                     *           "status": "up",
+                     *           "latency_ms": 0.4,
+                     *           "detail": "redis"
+                     *         },
+                     *         "signing_key": {
+                     *           "status": "up",
+                     *           "latency_ms": 1.6,
+                     *           "detail": "ES256"
+                     *         },
+                     *         "api_key_hashing": {
+                     *           "status": "up",
+                     *           "latency_ms": 0.1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthHealth"];
                 };
             };
@@ -4407,6 +5265,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "budget_usd_per_day": null,
+                     *         "budget_usd_per_month": null,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
@@ -4881,6 +5763,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "email": "ada@example.com",
+                     *       "display_name": "Ada",
+                     *       "first_name": null,
+                     *       "last_name": null,
+                     *       "company": null,
+                     *       "job_title": null,
+                     *       "role": "user",
+                     *       "tier": "free",
+                     *       "disabled": false,
+                     *       "budget_usd_per_day": null,
+                     *       "budget_usd_per_month": null,
+                     *       "created_at": "2026-11-23T12:00:00.000Z",
+                     *       "updated_at": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
@@ -5250,6 +6150,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5483,6 +6391,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "display_name": "Ada",
+                     *         "first_name": null,
+                     *         "last_name": null,
+                     *         "company": null,
+                     *         "job_title": null,
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "disabled": false,
+                     *         "budget_usd_per_day": null,
+                     *         "budget_usd_per_month": null,
+                     *         "created_at": "2026-11-23T12:00:00.000Z",
+                     *         "updated_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+                     *       "refresh_token": "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["RegisterResponse"];
                 };
             };
@@ -5706,6 +6638,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "e6036c68-abec-4929-a87e-1063b3d5dcf8",
+                     *           "created_at": "2026-11-23T12:00:00.000Z",
+                     *           "last_used_at": "2026-11-23T12:14:05.000Z",
+                     *           "expires_at": "2026-12-23T12:00:00.000Z",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                     *           "ip": "198.51.100.7",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "id": "c2a4e6f8-1b3d-4e5f-9a7b-8c0d2e4f6a81",
+                     *           "created_at": "2026-11-20T08:30:00.000Z",
+                     *           "last_used_at": "2026-11-22T17:45:12.000Z",
+                     *           "expires_at": "2026-12-20T08:30:00.000Z",
+                     *           "user_agent": "curl/8.11.1",
+                     *           "ip": "203.0.113.24",
+                     *           "current": false
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionPage"];
                 };
             };
@@ -6081,6 +7040,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "principal": {
+                     *         "type": "api_key",
+                     *         "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "email": "ada@example.com",
+                     *         "role": "user",
+                     *         "tier": "free",
+                     *         "scopes": [
+                     *           "query",
+                     *           "chat",
+                     *           "profile:read",
+                     *           "usage:read"
+                     *         ],
+                     *         "api_key_id": "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Whoami"];
                 };
             };
@@ -6221,6 +7198,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "consent_request_id": "a7837cc5-8ff7-4e2e-b12a-fa126a39d51c",
+                     *       "status": "approved",
+                     *       "consent_token": "ct_rxm7EEfVMzE2mtCDsLp6zNgUfK0OjI5IyZTVnjHRIcY",
+                     *       "message": "Consent granted; revoke it any time with DELETE /v1/consents/{consent_id}."
+                     *     }
+                     */
                     "application/json": components["schemas"]["ConsentAnswer"];
                 };
             };
@@ -6492,6 +7477,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "5fddd67e-9c4a-449b-b5f4-dcf8f58e411d",
+                     *           "title": "How do I reset my password?",
+                     *           "chatbot_id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *           "created_at": "2026-11-23T12:12:00.000Z",
+                     *           "updated_at": "2026-11-23T12:12:01.000Z",
+                     *           "message_count": 2,
+                     *           "last_message_preview": "Open Settings, then Security, and choose Reset password."
+                     *         },
+                     *         {
+                     *           "id": "d7bb00dc-eb43-4914-bcd4-bda07808de31",
+                     *           "title": "What is a capability-based security model?",
+                     *           "chatbot_id": null,
+                     *           "created_at": "2026-11-23T12:00:30.000Z",
+                     *           "updated_at": "2026-11-23T12:00:30.000Z",
+                     *           "message_count": 3,
+                     *           "last_message_preview": "A capability-based security model grants access through unforgeab"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["ConversationPage"];
                 };
             };
@@ -6670,6 +7682,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "d7bb00dc-eb43-4914-bcd4-bda07808de31",
+                     *       "title": "What is a capability-based security model?",
+                     *       "chatbot_id": null,
+                     *       "created_at": "2026-11-23T12:00:30.000Z",
+                     *       "updated_at": "2026-11-23T12:00:30.000Z",
+                     *       "message_count": 3,
+                     *       "messages": [
+                     *         {
+                     *           "id": "23d4b658-971a-4410-be81-873035ac553d",
+                     *           "role": "user",
+                     *           "content": "What is a capability-based security model?",
+                     *           "model": null,
+                     *           "status": "complete",
+                     *           "finish_reason": null,
+                     *           "usage": null,
+                     *           "cost_usd": null,
+                     *           "error": null,
+                     *           "selected": null,
+                     *           "created_at": "2026-11-23T12:00:30.000Z"
+                     *         },
+                     *         {
+                     *           "id": "bbb1c374-7eb1-4724-a0db-219cba78eeae",
+                     *           "role": "assistant",
+                     *           "content": "A capability-based security model grants access through unforgeable tokens (capabilities) held by the caller, not through identity checks.",
+                     *           "model": "gpt-4o",
+                     *           "status": "complete",
+                     *           "finish_reason": "stop",
+                     *           "usage": {
+                     *             "input_tokens": 14,
+                     *             "output_tokens": 27
+                     *           },
+                     *           "cost_usd": 0.000305,
+                     *           "error": null,
+                     *           "selected": true,
+                     *           "created_at": "2026-11-23T12:00:30.000Z"
+                     *         },
+                     *         {
+                     *           "id": "7b16df8f-6b91-469b-b17e-9a8bc7798464",
+                     *           "role": "assistant",
+                     *           "content": "",
+                     *           "model": "gpt-4o-mini",
+                     *           "status": "error",
+                     *           "finish_reason": null,
+                     *           "usage": {
+                     *             "input_tokens": 14,
+                     *             "output_tokens": 0
+                     *           },
+                     *           "cost_usd": 0.0000021,
+                     *           "error": {
+                     *             "code": "timeout",
+                     *             "message": "openai: request timed out"
+                     *           },
+                     *           "selected": false,
+                     *           "created_at": "2026-11-23T12:00:30.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
@@ -7077,7 +8149,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "conversation_id": "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+                     *       "message_id": "2d090401-6e59-433d-bc0d-1b9ac028231e",
+                     *       "content": "Hi! I can answer questions, explain concepts and help you draft text.",
+                     *       "model": "gpt-4o",
+                     *       "usage": {
+                     *         "input_tokens": 14,
+                     *         "output_tokens": 17,
+                     *         "cost_usd": 0.000205
+                     *       },
+                     *       "timestamp": "2026-11-23T12:03:02.000Z",
+                     *       "tool_calls": [],
+                     *       "results": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChatMessageResponse"];
+                    /**
+                     * @example event: meta
+                     *     data: {"id":"98328a5d-2a3f-4612-8df3-3151878ba6e6","conversation_id":"57dc3377-070e-455f-b45f-82e3c7c2e69e","models":["gpt-4o"]}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"Hi! I can "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"answer questions, "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"explain concepts "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"and help you draft text."}
+                     *
+                     *     event: usage
+                     *     data: {"model":"gpt-4o","usage":{"input_tokens":6,"output_tokens":15},"cost_usd":0.000165,"latency_ms":640,"finish_reason":"stop"}
+                     *
+                     *     event: done
+                     *     data: {"conversation_id":"57dc3377-070e-455f-b45f-82e3c7c2e69e","message_id":"2d090401-6e59-433d-bc0d-1b9ac028231e","content":"Hi! I can answer questions, explain concepts and help you draft text.","model":"gpt-4o","usage":{"input_tokens":14,"output_tokens":17,"cost_usd":0.000205},"timestamp":"2026-11-23T12:03:02.000Z","tool_calls":[],"results":[]}
+                     */
                     "text/event-stream": string;
                 };
             };
@@ -7346,6 +8456,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ticket": "wst_zxBjtUnLb-bLB0lcwvQxkYI96wqyYN0TKqjSJn5XVE8",
+                     *       "expires_in": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["WsTicket"];
                 };
             };
@@ -7525,6 +8641,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *           "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "name": "Support assistant",
+                     *           "description": "Answers questions about our product, briefly.",
+                     *           "system_prompt": "You are a concise, friendly support assistant.",
+                     *           "models": [],
+                     *           "temperature": 0.3,
+                     *           "context_fields": [
+                     *             "display_name",
+                     *             "company"
+                     *           ],
+                     *           "require_consent": false,
+                     *           "created_at": "2026-11-23T12:08:00.000Z",
+                     *           "updated_at": "2026-11-23T12:09:30.000Z"
+                     *         },
+                     *         {
+                     *           "id": "1e3c5a7f-9b2d-4c6e-8f0a-2b4d6f8a0c35",
+                     *           "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "name": "Release notes writer",
+                     *           "description": null,
+                     *           "system_prompt": "Turn the user's change list into short release notes.",
+                     *           "models": [
+                     *             "echo-smart",
+                     *             "echo-fast"
+                     *           ],
+                     *           "temperature": null,
+                     *           "context_fields": [],
+                     *           "require_consent": false,
+                     *           "created_at": "2026-11-21T16:40:00.000Z",
+                     *           "updated_at": "2026-11-21T16:40:00.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChatbotPage"];
                 };
             };
@@ -7718,6 +8875,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "name": "Support assistant",
+                     *       "description": "Answers questions about our product.",
+                     *       "system_prompt": "You are a concise, friendly support assistant.",
+                     *       "models": [],
+                     *       "temperature": 0.7,
+                     *       "context_fields": [
+                     *         "display_name",
+                     *         "company"
+                     *       ],
+                     *       "require_consent": false,
+                     *       "created_at": "2026-11-23T12:08:00.000Z",
+                     *       "updated_at": "2026-11-23T12:08:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Chatbot"];
                 };
             };
@@ -7942,6 +9117,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "name": "Support assistant",
+                     *       "description": "Answers questions about our product, briefly.",
+                     *       "system_prompt": "You are a concise, friendly support assistant.",
+                     *       "models": [],
+                     *       "temperature": 0.3,
+                     *       "context_fields": [
+                     *         "display_name",
+                     *         "company"
+                     *       ],
+                     *       "require_consent": false,
+                     *       "created_at": "2026-11-23T12:08:00.000Z",
+                     *       "updated_at": "2026-11-23T12:09:30.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Chatbot"];
                 };
             };
@@ -8352,6 +9545,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "name": "Support assistant",
+                     *       "description": "Answers questions about our product, briefly.",
+                     *       "system_prompt": "You are a concise, friendly support assistant.",
+                     *       "models": [],
+                     *       "temperature": 0.3,
+                     *       "context_fields": [
+                     *         "display_name",
+                     *         "company"
+                     *       ],
+                     *       "require_consent": false,
+                     *       "created_at": "2026-11-23T12:08:00.000Z",
+                     *       "updated_at": "2026-11-23T12:09:30.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Chatbot"];
                 };
             };
@@ -8608,7 +9819,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "chatbot_id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *       "chatbot_name": "Support assistant",
+                     *       "conversation_id": "5fddd67e-9c4a-449b-b5f4-dcf8f58e411d",
+                     *       "message_id": "648dc073-3304-4f07-b9ac-fea97047d9e8",
+                     *       "user_message": "How do I reset my password?",
+                     *       "user_context": {
+                     *         "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *         "user_profile": {
+                     *           "display_name": "Ada",
+                     *           "company": "Analytical Engines"
+                     *         },
+                     *         "preferences": {},
+                     *         "session_data": {
+                     *           "device": "desktop",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                     *           "last_seen_at": "2026-11-23T12:11:58.000Z",
+                     *           "session_started_at": "2026-11-23T12:00:00.000Z"
+                     *         },
+                     *         "conversation_context": [],
+                     *         "consents": [],
+                     *         "timestamp": "2026-11-23T12:12:00.000Z"
+                     *       },
+                     *       "answer": "Open Settings, then Security, and choose Reset password.",
+                     *       "model": "gpt-4o",
+                     *       "usage": {
+                     *         "input_tokens": 58,
+                     *         "output_tokens": 13,
+                     *         "cost_usd": 0.000275
+                     *       },
+                     *       "timestamp": "2026-11-23T12:12:01.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChatbotQueryResponse"];
+                    /**
+                     * @example event: meta
+                     *     data: {"id":"208eaff9-f954-4145-95e2-17987e306ce5","conversation_id":"5fddd67e-9c4a-449b-b5f4-dcf8f58e411d","models":["gpt-4o"]}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"Open Settings, "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"then Security, "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"and choose "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"gpt-4o","delta":"Reset password."}
+                     *
+                     *     event: usage
+                     *     data: {"model":"gpt-4o","usage":{"input_tokens":58,"output_tokens":13},"cost_usd":0.000275,"latency_ms":912,"finish_reason":"stop"}
+                     *
+                     *     event: done
+                     *     data: {"chatbot_id":"67d10063-2f9e-40c5-b3d8-513a6fcad57f","chatbot_name":"Support assistant","conversation_id":"5fddd67e-9c4a-449b-b5f4-dcf8f58e411d","message_id":"648dc073-3304-4f07-b9ac-fea97047d9e8","user_message":"How do I reset my password?","user_context":{"user_id":"3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f","user_profile":{"display_name":"Ada","company":"Analytical Engines"},"preferences":{},"session_data":{"device":"desktop","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0","last_seen_at":"2026-11-23T12:11:58.000Z","session_started_at":"2026-11-23T12:00:00.000Z"},"conversation_context":[],"consents":[],"timestamp":"2026-11-23T12:12:00.000Z"},"answer":"Open Settings, then Security, and choose Reset password.","model":"gpt-4o","usage":{"input_tokens":58,"output_tokens":13,"cost_usd":0.000275},"timestamp":"2026-11-23T12:12:01.000Z"}
+                     */
                     "text/event-stream": string;
                 };
             };
@@ -8880,6 +10147,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "aa871da3-633e-46be-8b5a-ce2087ce6e5a",
+                     *           "chatbot_id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *           "consent_request_id": "a7837cc5-8ff7-4e2e-b12a-fa126a39d51c",
+                     *           "fields": [
+                     *             "display_name",
+                     *             "company"
+                     *           ],
+                     *           "granted_at": "2026-11-23T12:11:30.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["ConsentPage"];
                 };
             };
@@ -9255,6 +10541,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "gpt-4o",
+                     *           "provider": "openai",
+                     *           "quality_rank": 1,
+                     *           "prices": {
+                     *             "input_per_mtok": 2.5,
+                     *             "output_per_mtok": 10
+                     *           },
+                     *           "status": "available",
+                     *           "latency_ms": 1840,
+                     *           "development": false
+                     *         },
+                     *         {
+                     *           "id": "gpt-4o-mini",
+                     *           "provider": "openai",
+                     *           "quality_rank": 2,
+                     *           "prices": {
+                     *             "input_per_mtok": 0.15,
+                     *             "output_per_mtok": 0.6
+                     *           },
+                     *           "status": "degraded",
+                     *           "latency_ms": 720,
+                     *           "development": false
+                     *         },
+                     *         {
+                     *           "id": "echo-fast",
+                     *           "provider": "echo",
+                     *           "quality_rank": 3,
+                     *           "prices": {
+                     *             "input_per_mtok": 0,
+                     *             "output_per_mtok": 0
+                     *           },
+                     *           "status": "available",
+                     *           "latency_ms": null,
+                     *           "development": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
@@ -9395,7 +10723,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40",
+                     *       "conversation_id": "b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60",
+                     *       "mode": "speed",
+                     *       "answers": [
+                     *         {
+                     *           "model": "echo-fast",
+                     *           "content": "Echo: What is a capability-based security model?",
+                     *           "finish_reason": "stop",
+                     *           "latency_ms": 3,
+                     *           "usage": {
+                     *             "input_tokens": 11,
+                     *             "output_tokens": 12
+                     *           },
+                     *           "cost_usd": 0.0000059,
+                     *           "status": "complete"
+                     *         }
+                     *       ],
+                     *       "selected": 0,
+                     *       "usage": {
+                     *         "input_tokens": 11,
+                     *         "output_tokens": 12,
+                     *         "cost_usd": 0.0000059
+                     *       },
+                     *       "timestamp": "2026-11-23T12:00:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["QueryResponse"];
+                    /**
+                     * @example event: meta
+                     *     data: {"id":"5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40","conversation_id":"b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60","models":["echo-fast"]}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"Echo: "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"What "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"is "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"a "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"capability-based "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"security "}
+                     *
+                     *     event: chunk
+                     *     data: {"model":"echo-fast","delta":"model?"}
+                     *
+                     *     event: usage
+                     *     data: {"model":"echo-fast","usage":{"input_tokens":11,"output_tokens":12},"cost_usd":0.0000059,"latency_ms":3,"finish_reason":"stop"}
+                     *
+                     *     event: done
+                     *     data: {"id":"5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40","conversation_id":"b7e3f1a2-6c8d-4d9e-9f0a-1b2c3d4e5f60","mode":"speed","answers":[{"model":"echo-fast","content":"Echo: What is a capability-based security model?","finish_reason":"stop","latency_ms":3,"usage":{"input_tokens":11,"output_tokens":12},"cost_usd":0.0000059,"status":"complete"}],"selected":0,"usage":{"input_tokens":11,"output_tokens":12,"cost_usd":0.0000059},"timestamp":"2026-11-23T12:00:00.000Z"}
+                     */
                     "text/event-stream": string;
                 };
             };
@@ -9673,6 +11060,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "key": "2026-11-22",
+                     *           "requests": 3,
+                     *           "input_tokens": 120,
+                     *           "output_tokens": 310,
+                     *           "cost_usd": 0.000136
+                     *         },
+                     *         {
+                     *           "key": "2026-11-23",
+                     *           "requests": 2,
+                     *           "input_tokens": 80,
+                     *           "output_tokens": 95,
+                     *           "cost_usd": 0.000046
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "requests": 5,
+                     *         "input_tokens": 200,
+                     *         "output_tokens": 405,
+                     *         "cost_usd": 0.000182
+                     *       },
+                     *       "from": "2026-10-24T12:00:00.000Z",
+                     *       "to": "2026-11-23T12:00:00.000Z",
+                     *       "group_by": "day"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsageReport"];
                 };
             };
@@ -9820,6 +11236,488 @@ export interface operations {
             };
         };
     };
+    getQuotas: {
+        parameters: {
+            query?: {
+                /** @description Admin only: another user's limits (others' ids are 404). */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The limits. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "policy": "tokens_per_day",
+                     *           "scope": "user",
+                     *           "unit": "tokens",
+                     *           "limit": 200000,
+                     *           "used": 1520,
+                     *           "reserved": 1024,
+                     *           "remaining": 197456,
+                     *           "period_start": 1795996800,
+                     *           "reset": 1796083200
+                     *         },
+                     *         {
+                     *           "policy": "usd_per_day",
+                     *           "scope": "api_key",
+                     *           "unit": "usd",
+                     *           "limit": 2.5,
+                     *           "used": 0.000165,
+                     *           "reserved": 0,
+                     *           "remaining": 2.499835,
+                     *           "period_start": 1795996800,
+                     *           "reset": 1796083200
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Quotas"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable. */
+            503: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listUsageRecords: {
+        parameters: {
+            query?: {
+                /** @description Start (inclusive). Default: 30 days before `to`. */
+                from?: string;
+                limit?: number;
+                offset?: number;
+                /** @description End: a date includes that whole day (UTC); a date-time is exclusive. */
+                to?: string;
+                /** @description Admin only: another user's ledger (others' ids are 404). */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ledger rows. */
+            200: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10",
+                     *           "occurred_at": "2026-11-23T12:03:02.000Z",
+                     *           "model": "echo-smart",
+                     *           "api_key_id": null,
+                     *           "conversation_id": "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+                     *           "input_tokens": 5,
+                     *           "output_tokens": 7,
+                     *           "cost_usd": 0.000033,
+                     *           "usage_source": "provider",
+                     *           "status": "complete"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UsageRecordPage"];
+                };
+            };
+            /** @description Malformed JSON or unparseable parameters. */
+            400: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or unknown credentials. */
+            401: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent. */
+                    "WWW-Authenticate"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated but not allowed (role, scope or disabled account). */
+            403: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours. */
+            404: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request failed validation; `detail.issues` lists the problems. */
+            422: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error; the message is generic. */
+            500: {
+                headers: {
+                    /** @description Echoes the request Origin when it is listed in CORS_ORIGINS; absent otherwise. */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description IETF draft state of the tightest policy. */
+                    RateLimit?: string;
+                    /** @description IETF draft policies. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests allowed in the most constrained window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in that window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when that window resets. */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Request id, also in error bodies. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listUsers: {
         parameters: {
             query?: {
@@ -9854,6 +11752,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "email": "ada@example.com",
+                     *           "display_name": "Ada",
+                     *           "first_name": "Ada",
+                     *           "last_name": "Lovelace",
+                     *           "company": "Analytical Engines",
+                     *           "job_title": null,
+                     *           "role": "user",
+                     *           "tier": "free",
+                     *           "disabled": false,
+                     *           "budget_usd_per_day": null,
+                     *           "budget_usd_per_month": null,
+                     *           "created_at": "2026-11-23T12:00:00.000Z",
+                     *           "updated_at": "2026-11-23T12:20:00.000Z"
+                     *         },
+                     *         {
+                     *           "id": "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+                     *           "email": "adam.smith@example.com",
+                     *           "display_name": "Adam",
+                     *           "first_name": "Adam",
+                     *           "last_name": "Smith",
+                     *           "company": null,
+                     *           "job_title": "Economist",
+                     *           "role": "moderator",
+                     *           "tier": "pro",
+                     *           "disabled": false,
+                     *           "budget_usd_per_day": null,
+                     *           "budget_usd_per_month": null,
+                     *           "created_at": "2026-11-20T09:15:00.000Z",
+                     *           "updated_at": "2026-11-21T10:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
@@ -10032,6 +11971,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "email": "ada@example.com",
+                     *       "display_name": "Ada",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "company": "Analytical Engines",
+                     *       "job_title": null,
+                     *       "role": "user",
+                     *       "tier": "free",
+                     *       "disabled": false,
+                     *       "budget_usd_per_day": null,
+                     *       "budget_usd_per_month": null,
+                     *       "created_at": "2026-11-23T12:00:00.000Z",
+                     *       "updated_at": "2026-11-23T12:20:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
@@ -10443,6 +12400,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "email": "ada@example.com",
+                     *       "display_name": "Ada",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "company": "Analytical Engines",
+                     *       "job_title": null,
+                     *       "role": "user",
+                     *       "tier": "free",
+                     *       "disabled": false,
+                     *       "budget_usd_per_day": null,
+                     *       "budget_usd_per_month": null,
+                     *       "created_at": "2026-11-23T12:00:00.000Z",
+                     *       "updated_at": "2026-11-23T12:20:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["User"];
                 };
             };
@@ -10696,6 +12671,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "user_profile": {
+                     *         "display_name": "Ada",
+                     *         "company": "Analytical Engines"
+                     *       },
+                     *       "preferences": {},
+                     *       "session_data": {
+                     *         "device": "desktop",
+                     *         "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                     *         "last_seen_at": "2026-11-23T12:14:05.000Z",
+                     *         "session_started_at": "2026-11-23T12:00:00.000Z"
+                     *       },
+                     *       "conversation_context": [
+                     *         {
+                     *           "id": "208eaff9-f954-4145-95e2-17987e306ce5",
+                     *           "role": "user",
+                     *           "content": "How do I reset my password?",
+                     *           "model": null,
+                     *           "status": "complete",
+                     *           "created_at": "2026-11-23T12:12:00.000Z"
+                     *         },
+                     *         {
+                     *           "id": "648dc073-3304-4f07-b9ac-fea97047d9e8",
+                     *           "role": "assistant",
+                     *           "content": "Open Settings, then Security, and choose Reset password.",
+                     *           "model": "echo-smart",
+                     *           "status": "complete",
+                     *           "created_at": "2026-11-23T12:12:01.000Z"
+                     *         }
+                     *       ],
+                     *       "consents": [
+                     *         {
+                     *           "consent_id": "aa871da3-633e-46be-8b5a-ce2087ce6e5a",
+                     *           "chatbot_id": "67d10063-2f9e-40c5-b3d8-513a6fcad57f",
+                     *           "fields": [
+                     *             "display_name",
+                     *             "company"
+                     *           ],
+                     *           "granted_at": "2026-11-23T12:11:30.000Z"
+                     *         }
+                     *       ],
+                     *       "timestamp": "2026-11-23T12:15:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserContext"];
                 };
             };
@@ -10913,6 +12934,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "profile": {
+                     *         "favourite_language": "TypeScript",
+                     *         "timezone": "Europe/London"
+                     *       },
+                     *       "preferences": {
+                     *         "tone": "brief",
+                     *         "language": "en"
+                     *       },
+                     *       "profile_data": null,
+                     *       "updated_at": "2026-11-23T12:20:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserDetails"];
                 };
             };
@@ -11163,6 +13199,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "075fabed-917d-4601-bf71-d11dd8575df0",
+                     *           "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "url": "https://hooks.example.com/gatehouse",
+                     *           "events": [
+                     *             "quota.threshold",
+                     *             "security.login_locked"
+                     *           ],
+                     *           "description": "Alerts for the ops channel",
+                     *           "all_users": false,
+                     *           "disabled": false,
+                     *           "disabled_at": null,
+                     *           "created_at": "2026-11-23T12:30:00.000Z",
+                     *           "updated_at": "2026-11-23T12:30:00.000Z"
+                     *         },
+                     *         {
+                     *           "id": "3c5e7a9b-1d2f-4a6c-8e0b-4d6f8a0c2e57",
+                     *           "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *           "url": "https://ci.example.org/hooks/gatehouse",
+                     *           "events": [
+                     *             "api_key.expiring"
+                     *           ],
+                     *           "description": null,
+                     *           "all_users": false,
+                     *           "disabled": true,
+                     *           "disabled_at": "2026-11-22T03:14:00.000Z",
+                     *           "created_at": "2026-11-18T10:00:00.000Z",
+                     *           "updated_at": "2026-11-22T03:14:00.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookPage"];
                 };
             };
@@ -11376,6 +13450,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "075fabed-917d-4601-bf71-d11dd8575df0",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "url": "https://hooks.example.com/gatehouse",
+                     *       "events": [
+                     *         "quota.threshold",
+                     *         "security.login_locked"
+                     *       ],
+                     *       "description": "Alerts for the ops channel",
+                     *       "all_users": false,
+                     *       "disabled": false,
+                     *       "disabled_at": null,
+                     *       "created_at": "2026-11-23T12:30:00.000Z",
+                     *       "updated_at": "2026-11-23T12:30:00.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc="
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
@@ -11623,6 +13715,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "075fabed-917d-4601-bf71-d11dd8575df0",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "url": "https://hooks.example.com/gatehouse",
+                     *       "events": [
+                     *         "quota.threshold",
+                     *         "security.login_locked"
+                     *       ],
+                     *       "description": "Alerts for the ops channel",
+                     *       "all_users": false,
+                     *       "disabled": false,
+                     *       "disabled_at": null,
+                     *       "created_at": "2026-11-23T12:30:00.000Z",
+                     *       "updated_at": "2026-11-23T12:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
@@ -12035,6 +14144,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "075fabed-917d-4601-bf71-d11dd8575df0",
+                     *       "user_id": "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+                     *       "url": "https://hooks.example.com/gatehouse",
+                     *       "events": [
+                     *         "quota.threshold"
+                     *       ],
+                     *       "description": "Alerts for the ops channel",
+                     *       "all_users": false,
+                     *       "disabled": false,
+                     *       "disabled_at": null,
+                     *       "created_at": "2026-11-23T12:30:00.000Z",
+                     *       "updated_at": "2026-11-23T12:31:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
@@ -12285,6 +14410,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "d15cf92d-5591-4f2f-be61-ae9833a836f4",
+                     *           "event_id": "0c2c78a3-e333-4bd1-a5f3-1bcfccc82ea5",
+                     *           "type": "webhook.test",
+                     *           "attempt": 2,
+                     *           "status": "pending",
+                     *           "response_status": 502,
+                     *           "next_attempt_at": "2026-11-23T12:37:00.000Z",
+                     *           "last_attempt_at": "2026-11-23T12:32:00.000Z",
+                     *           "created_at": "2026-11-23T12:31:30.000Z"
+                     *         },
+                     *         {
+                     *           "id": "9f1b3d5e-7a2c-4e6f-8b0d-1c3e5a7b9d24",
+                     *           "event_id": "6a8c0e2f-4b1d-4f3a-9c5e-7d9f1b3a5c80",
+                     *           "type": "quota.threshold",
+                     *           "attempt": 1,
+                     *           "status": "delivered",
+                     *           "response_status": 204,
+                     *           "next_attempt_at": null,
+                     *           "last_attempt_at": "2026-11-23T09:00:02.000Z",
+                     *           "created_at": "2026-11-23T09:00:01.000Z"
+                     *         }
+                     *       ],
+                     *       "limit": 20,
+                     *       "offset": 0,
+                     *       "total": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
@@ -12486,6 +14642,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "event_id": "0c2c78a3-e333-4bd1-a5f3-1bcfccc82ea5"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookTestAccepted"];
                 };
             };

@@ -1,17 +1,13 @@
 import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
 import type { NewMessage } from "../db/conversations.ts";
-import { storeTurn } from "../db/turns.ts";
-import { insertUsageRecords } from "../db/usage.ts";
+import { completeTurn, storeTurn } from "../db/turns.ts";
 import type { Answer, QueryResult } from "../llm/mod.ts";
-import { usageRecordsOf } from "./usage_accounting.ts";
 
 const TITLE_CHARS = 80;
 
 export interface TurnToStore {
   principal: Principal;
-  /** False: only the usage rows are stored (no conversation, no messages). */
-  store?: boolean;
   /** Also the id of the stored user message. */
   turnId: string;
   conversation: { id: string; isNew: boolean; chatbotId: string | null };
@@ -27,40 +23,16 @@ export function titleFrom(message: string): string {
 }
 
 /**
- * Stores the user's message, every answer and a usage row per model call in
- * one atomic statement, so a conversation never shows a question without its
- * answers nor usage without the turn. Returns the ids of the answer messages,
- * index-aligned with `result.answers`.
- *
- * The selected answer is stored first: history replays only the first reply
- * of each turn (see prompt.ts). A conversation deleted while its answer was
- * being generated stays deleted; the usage is still recorded, unlinked.
+ * Writes the turn before any model is called: the conversation (created or
+ * touched), the user's message and an assistant message with status
+ * `pending`, in one statement. A crash from here on leaves a turn that the
+ * next start closes as `incomplete`.
  */
-export async function persistTurn(sql: Sql, turn: TurnToStore): Promise<string[]> {
-  const { principal, conversation, result } = turn;
-  const answerIds = result.answers.map(() => crypto.randomUUID());
-  if (turn.store === false) {
-    await insertUsageRecords(sql, usageRecordsOf(principal, result.answers));
-    return answerIds;
-  }
-  const order = result.answers.map((_, i) => i);
-  if (result.selected !== null) {
-    order.splice(order.indexOf(result.selected), 1);
-    order.unshift(result.selected);
-  }
-  const messages: NewMessage[] = [
-    {
-      id: turn.turnId,
-      role: "user",
-      content: turn.message,
-      model: null,
-      status: "complete",
-      metadata: null,
-    },
-    ...order.map((i) =>
-      answerMessage(answerIds[i]!, result.answers[i]!, turn.turnId, i === result.selected)
-    ),
-  ];
+export async function persistPendingTurn(
+  sql: Sql,
+  turn: Omit<TurnToStore, "result"> & { pendingId: string; model: string | null },
+): Promise<void> {
+  const { principal, conversation } = turn;
   await storeTurn(sql, {
     conversation: {
       id: conversation.id,
@@ -69,8 +41,64 @@ export async function persistTurn(sql: Sql, turn: TurnToStore): Promise<string[]
       title: titleFrom(turn.message),
       isNew: conversation.isNew,
     },
-    messages,
-    usage: usageRecordsOf(principal, result.answers),
+    messages: [
+      {
+        id: turn.turnId,
+        role: "user",
+        content: turn.message,
+        model: null,
+        status: "complete",
+        metadata: null,
+      },
+      {
+        id: turn.pendingId,
+        role: "assistant",
+        content: "",
+        model: turn.model,
+        status: "pending",
+        metadata: { turn_id: turn.turnId },
+      },
+    ],
+  });
+}
+
+/**
+ * Completes a pending turn with its answers (usage rows are the spend
+ * ledger's, written per model call). Returns the ids of the answer messages,
+ * index-aligned with `result.answers`; the selected answer (else the first)
+ * takes the pending message's place: history replays only the first reply of
+ * each turn (see prompt.ts). A conversation deleted meanwhile stays deleted.
+ */
+export async function completePersistedTurn(
+  sql: Sql,
+  turn: { turnId: string; pendingId: string; conversationId: string; result: QueryResult },
+): Promise<string[]> {
+  const { result } = turn;
+  const lead = result.selected ?? 0;
+  const answerIds = result.answers.map((_, i) => i === lead ? turn.pendingId : crypto.randomUUID());
+  const messages = result.answers.map((a, i) =>
+    answerMessage(answerIds[i]!, a, turn.turnId, i === result.selected)
+  );
+  if (messages.length === 0) {
+    // Nothing was called (cannot happen after a successful reservation); close the turn.
+    messages.push({
+      id: turn.pendingId,
+      role: "assistant",
+      content: "",
+      model: null,
+      status: "error",
+      metadata: { turn_id: turn.turnId },
+    });
+  }
+  const [first, ...rest] = [
+    messages[lead] ?? messages[0]!,
+    ...messages.filter((_, i) => i !== lead),
+  ];
+  await completeTurn(sql, {
+    conversationId: turn.conversationId,
+    pendingId: turn.pendingId,
+    first,
+    rest,
   });
   return answerIds;
 }

@@ -55,6 +55,7 @@ export function chatBody(turn: Turn, record: TurnRecord) {
     message_id: messageId,
     content: answer.content,
     model: answer.model,
+    usage: totalUsage(record.result.answers),
     timestamp: record.timestamp,
     tool_calls: [] as never[],
     results: [] as never[],

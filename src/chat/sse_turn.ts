@@ -57,7 +57,9 @@ async function forward(sse: SseWriter, event: QueryEvent): Promise<void> {
   if (event.type === "chunk") {
     await sse.send("chunk", { model: event.model, delta: event.delta });
   } else if (event.type === "usage") {
-    const { type: _type, ...usage } = event;
-    await sse.send("usage", usage);
+    // `usage` carries the cost too ({input_tokens, output_tokens, cost_usd}); the
+    // top-level cost_usd stays for clients of the earlier shape.
+    const { type: _type, usage, ...rest } = event;
+    await sse.send("usage", { ...rest, usage: { ...usage, cost_usd: event.cost_usd } });
   }
 }

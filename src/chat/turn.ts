@@ -20,6 +20,7 @@ import { type ConversationRow, findConversation } from "../db/conversations.ts";
 import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,
+  CallRefusedError,
   type ChatMessage,
   type QueryEvent,
   type QueryMode,
@@ -29,7 +30,7 @@ import {
 import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
 import type { Services } from "../services.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
-import { persistTurn } from "./persist.ts";
+import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
 import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
 
 export interface TurnInput {
@@ -73,13 +74,13 @@ interface TurnState {
   cancel: AbortController;
   /** Stops listening to the caller's signals once the turn is over. */
   unlink: () => void;
-  isNewConversation: boolean;
-  store: boolean;
+  /** The assistant message written as `pending` before the model call (null: not stored). */
+  pendingId: string | null;
 }
 
 export class Turn {
   /** Also the id of the stored user message. */
-  readonly id: string = crypto.randomUUID();
+  readonly id: string;
   readonly conversationId: string;
   readonly mode: QueryMode;
   readonly chatbot: ChatbotRow | null;
@@ -89,6 +90,7 @@ export class Turn {
   readonly #state: TurnState;
 
   private constructor(
+    id: string,
     state: TurnState,
     described: {
       conversationId: string;
@@ -98,6 +100,7 @@ export class Turn {
       requiresConsent: ConsentRequirement | undefined;
     },
   ) {
+    this.id = id;
     this.#state = state;
     this.conversationId = described.conversationId;
     this.mode = described.mode;
@@ -140,12 +143,17 @@ export class Turn {
       history = await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES);
     }
 
+    const conversationId = conversation?.id ?? crypto.randomUUID();
+    // Usage is recorded either way; the messages only when the turn is stored.
+    const store = input.store ?? true;
+    const limits = await services.spend.limitsOf(principal);
     const cancel = new AbortController();
     const unlink = followSignals(cancel, signals);
     let stream: QueryStream;
     try {
+      // Reserves the first model of every lane: a refusal is the request's 429 / 503.
       const systemPrompt = chatbot?.system_prompt ?? null;
-      stream = services.llm.streamQuery({
+      stream = await services.llm.openQuery({
         mode: input.mode,
         models: input.models ?? chatbotModels(services, chatbot),
         maxModels: input.maxModels,
@@ -160,14 +168,41 @@ export class Turn {
         maxTokens: input.maxTokens,
         streamed: input.streamed,
         signal: cancel.signal,
+        gate: services.spend.gate(limits, store ? conversationId : null),
         // Per user, not per credential: more keys must not mean more blame to spread.
         principal: principal.userId,
       });
     } catch (error) {
       unlink();
+      if (error instanceof CallRefusedError) throw error.reason;
       throw llmErrorToApiError(error);
     }
+    const turnId = crypto.randomUUID();
+    const pendingId = store ? crypto.randomUUID() : null;
+    try {
+      if (pendingId) {
+        await persistPendingTurn(sql, {
+          principal,
+          turnId,
+          pendingId,
+          conversation: {
+            id: conversationId,
+            isNew: conversation === null,
+            chatbotId: chatbot?.id ?? null,
+          },
+          message: input.message,
+          model: stream.models[0] ?? null,
+        });
+      }
+    } catch (error) {
+      // The reservations are released by running the calls cancelled (settled, billed 0 output).
+      cancel.abort(error);
+      for await (const _ of stream) { /* drained to settle */ }
+      unlink();
+      throw error;
+    }
     return new Turn(
+      turnId,
       {
         services,
         principal,
@@ -175,11 +210,10 @@ export class Turn {
         stream,
         cancel,
         unlink,
-        isNewConversation: conversation === null,
-        store: input.store ?? true,
+        pendingId,
       },
       {
-        conversationId: conversation?.id ?? crypto.randomUUID(),
+        conversationId,
         mode: input.mode,
         chatbot,
         userContext,
@@ -204,7 +238,7 @@ export class Turn {
    * the turn.
    */
   async run(listen?: TurnEventListener): Promise<TurnRecord> {
-    const { services, principal, stream, cancel, unlink } = this.#state;
+    const { services, stream, cancel, unlink } = this.#state;
     try {
       for await (const event of stream) {
         if (!listen || cancel.signal.aborted) continue;
@@ -219,18 +253,16 @@ export class Turn {
     }
     const result = await stream.result;
     services.metrics.recordAnswers(result.answers);
-    const answerMessageIds = await persistTurn(services.sql, {
-      principal,
-      store: this.#state.store,
-      turnId: this.id,
-      conversation: {
-        id: this.conversationId,
-        isNew: this.#state.isNewConversation,
-        chatbotId: this.chatbot?.id ?? null,
-      },
-      message: this.#state.message,
-      result,
-    });
+    const { pendingId } = this.#state;
+    // Not stored (OpenAI endpoint without `store`): the ledger rows are the spend gate's.
+    const answerMessageIds = pendingId
+      ? await completePersistedTurn(services.sql, {
+        turnId: this.id,
+        pendingId,
+        conversationId: this.conversationId,
+        result,
+      })
+      : result.answers.map(() => crypto.randomUUID());
     return { result, answerMessageIds, timestamp: new Date().toISOString() };
   }
 }

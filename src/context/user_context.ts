@@ -52,7 +52,7 @@ export interface ContextMessage {
   role: "user" | "assistant" | "system";
   content: string;
   model: string | null;
-  status: "complete" | "incomplete" | "error";
+  status: "pending" | "complete" | "incomplete" | "error";
   created_at: string;
 }
 

@@ -16,6 +16,9 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
   created_at: Date;
   previous_expires_at: Date | null;
+  /** Owner-set USD budgets of this key (null: none). */
+  budget_usd_per_day: number | null;
+  budget_usd_per_month: number | null;
 }
 
 /** A key found by its hash, with what authentication needs about its owner. */
@@ -31,7 +34,9 @@ export interface ApiKeyCredential extends ApiKeyRow {
 const keyColumns = (sql: Db) =>
   sql`k.id, k.user_id, k.name, k.start, k.scopes, k.chatbot_id, k.tier,
       k.rate_limit_per_minute, k.rate_limit_per_day, k.expires_at, k.revoked_at,
-      k.last_used_at, k.created_at, k.previous_expires_at`;
+      k.last_used_at, k.created_at, k.previous_expires_at,
+      k.budget_usd_per_day::float8 as budget_usd_per_day,
+      k.budget_usd_per_month::float8 as budget_usd_per_month`;
 
 export async function insertApiKey(
   sql: Db,
@@ -46,13 +51,17 @@ export async function insertApiKey(
     perMinute: number | null;
     perDay: number | null;
     expiresAt: Date | null;
+    budgetUsdPerDay?: number | null;
+    budgetUsdPerMonth?: number | null;
   },
 ): Promise<ApiKeyRow> {
   const [row] = await sql<ApiKeyRow[]>`
     insert into api_keys as k (user_id, name, key_hash, start, scopes, chatbot_id, tier,
-                          rate_limit_per_minute, rate_limit_per_day, expires_at)
+                          rate_limit_per_minute, rate_limit_per_day, expires_at,
+                          budget_usd_per_day, budget_usd_per_month)
     values (${input.userId}, ${input.name}, ${input.keyHash}, ${input.start}, ${input.scopes},
-            ${input.chatbotId}, ${input.tier}, ${input.perMinute}, ${input.perDay}, ${input.expiresAt})
+            ${input.chatbotId}, ${input.tier}, ${input.perMinute}, ${input.perDay}, ${input.expiresAt},
+            ${input.budgetUsdPerDay ?? null}, ${input.budgetUsdPerMonth ?? null})
     returning ${keyColumns(sql)}`;
   return row!;
 }
@@ -134,6 +143,44 @@ export async function touchApiKeys(sql: Db, touches: Map<string, Date>): Promise
     update api_keys k set last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t)
     from (select unnest(${ids}::uuid[]) as id, unnest(${times}::timestamptz[]) as t) v
     where k.id = v.id`;
+}
+
+/** The key columns `updateApiKey` may change; anything else never reaches SQL. */
+export const PATCHABLE_KEY_COLUMNS = [
+  "name",
+  "budget_usd_per_day",
+  "budget_usd_per_month",
+  "tier",
+  "rate_limit_per_minute",
+  "rate_limit_per_day",
+] as const;
+
+export type ApiKeyPatch = Partial<
+  Pick<ApiKeyRow, (typeof PATCHABLE_KEY_COLUMNS)[number]>
+>;
+
+/** Applies the set fields of `patch` (null clears) to a live key; null when gone or revoked. */
+export async function updateApiKey(
+  sql: Db,
+  keyId: string,
+  patch: ApiKeyPatch,
+): Promise<ApiKeyRow | null> {
+  const columns = PATCHABLE_KEY_COLUMNS.filter((column) => patch[column] !== undefined);
+  if (columns.length === 0) {
+    const [row] = await sql<ApiKeyRow[]>`
+      select ${keyColumns(sql)} from api_keys k where k.id = ${keyId} and k.revoked_at is null`;
+    return row ?? null;
+  }
+  // postgres.js' update helper needs a bare `update <table> set`: no alias, so the
+  // row is read back in the same statement through a CTE.
+  const [row] = await sql<ApiKeyRow[]>`
+    with changed as (
+      update api_keys set ${sql(patch, columns)}
+      where id = ${keyId} and revoked_at is null
+      returning *
+    )
+    select ${keyColumns(sql)} from changed k`;
+  return row ?? null;
 }
 
 /** Live keys whose expiry falls between now and `until` (the expiry-warning sweep). */

@@ -13,12 +13,16 @@ export type AuditAction =
   | "api_key.create"
   | "api_key.roll"
   | "api_key.revoke"
+  /** A key renamed, its budgets or (admin) its tier and overrides changed. */
+  | "api_key.update"
   | "user.role_change"
   /** ADMIN_EMAIL or `deno task admin create` created an admin. */
   | "admin.bootstrap_created"
   | "user.disable"
   | "user.enable"
   | "user.tier_change"
+  /** An admin set or cleared a user's USD budgets. */
+  | "user.budget_change"
   | "user.delete"
   | "consent.grant"
   | "consent.deny"

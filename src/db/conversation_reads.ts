@@ -3,7 +3,8 @@ import type { Db } from "./tx.ts";
 /** Read-only history for the context builder; writes belong to the chat module. */
 
 export type MessageRole = "user" | "assistant" | "system";
-export type MessageStatus = "complete" | "incomplete" | "error";
+/** `pending`: an answer being generated (written before the model call). */
+export type MessageStatus = "pending" | "complete" | "incomplete" | "error";
 
 export interface HistoryMessageRow {
   id: string;
@@ -31,8 +32,8 @@ export async function conversationOwnedBy(
 }
 
 /**
- * The last `limit` messages of a conversation, oldest first. Failed answers are
- * left out: they are not history a model should build on.
+ * The last `limit` messages of a conversation, oldest first. Failed answers and
+ * answers still being generated are left out: not history a model should build on.
  */
 export async function recentMessages(
   sql: Db,
@@ -42,7 +43,7 @@ export async function recentMessages(
   const rows = await sql<HistoryMessageRow[]>`
     select id, role, content, model, status, created_at from (
       select id, role, content, model, status, created_at, seq from messages
-      where conversation_id = ${conversationId} and status <> 'error'
+      where conversation_id = ${conversationId} and status not in ('error', 'pending')
       order by seq desc limit ${limit}
     ) latest
     order by seq`;

@@ -14,7 +14,7 @@ export interface TurnRecord {
   /** In display order; `seq` keeps it (they share `created_at`). */
   messages: NewMessage[];
   /** One per model call; linked to the conversation when it still exists. */
-  usage: NewUsageRecord[];
+  usage?: NewUsageRecord[];
 }
 
 /**
@@ -35,7 +35,7 @@ export async function storeTurn(sql: Db, turn: TurnRecord): Promise<boolean> {
     status: m.status,
     metadata: m.metadata,
   }));
-  const usage = turn.usage.map((u) => ({
+  const usage = (turn.usage ?? []).map((u) => ({
     user_id: u.userId,
     api_key_id: u.apiKeyId,
     model: u.model,
@@ -78,4 +78,52 @@ export async function storeTurn(sql: Db, turn: TurnRecord): Promise<boolean> {
     )
     select exists (select 1 from target) as linked`;
   return row?.linked ?? false;
+}
+
+/**
+ * Completes a turn written with a `pending` answer: the pending message becomes
+ * `first`, `rest` are added after it (quality mode's other answers). One
+ * statement; nothing happens when the conversation was deleted meanwhile.
+ */
+export async function completeTurn(
+  sql: Db,
+  turn: { conversationId: string; pendingId: string; first: NewMessage; rest: NewMessage[] },
+): Promise<void> {
+  const { first } = turn;
+  const rest = turn.rest.map((m) => ({
+    id: m.id,
+    role: m.role,
+    content: m.content,
+    model: m.model,
+    status: m.status,
+    metadata: m.metadata,
+  }));
+  await sql`
+    with completed as (
+      update messages set content = ${first.content}, model = ${first.model},
+                          status = ${first.status}, metadata = ${sql.json(first.metadata as never)}
+      where id = ${turn.pendingId} and conversation_id = ${turn.conversationId}
+      returning conversation_id
+    ), others as (
+      insert into messages (id, conversation_id, role, content, model, status, metadata)
+      select m.id, completed.conversation_id, m.role, m.content, m.model, m.status, m.metadata
+      from completed, rows from (
+        jsonb_to_recordset(${sql.json(rest as never)}::jsonb)
+          as (id uuid, role text, content text, model text, status text, metadata jsonb)
+      ) with ordinality as m(id, role, content, model, status, metadata, position)
+      order by m.position
+      returning 1
+    )
+    update conversations set updated_at = now()
+    where id in (select conversation_id from completed)`;
+}
+
+/** Answers left `pending` by a crash before `cutoff` become `incomplete`. */
+export async function closeStalePendingMessages(sql: Db, cutoff: Date): Promise<number> {
+  const rows = await sql`
+    update messages set status = 'incomplete',
+      metadata = coalesce(metadata, '{}'::jsonb) || '{"finish_reason": null, "interrupted": true}'::jsonb
+    where status = 'pending' and created_at < ${cutoff}
+    returning 1`;
+  return rows.length;
 }

@@ -1,6 +1,7 @@
 import type { Db, Tx } from "./tx.ts";
 
 export type UsageStatus = "complete" | "incomplete" | "error";
+export type UsageSource = "provider" | "estimated";
 export type UsageGrouping = "day" | "model" | "api_key";
 
 /** One model call, as accounted. */
@@ -13,29 +14,6 @@ export interface NewUsageRecord {
   costUsd: number;
   latencyMs: number;
   status: UsageStatus;
-}
-
-/** Usage rows of model calls that belong to no stored conversation, in one statement. */
-export async function insertUsageRecords(sql: Db, records: NewUsageRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  const rows = records.map((u) => ({
-    user_id: u.userId,
-    api_key_id: u.apiKeyId,
-    model: u.model,
-    input_tokens: u.inputTokens,
-    output_tokens: u.outputTokens,
-    cost_usd: u.costUsd,
-    latency_ms: u.latencyMs,
-    status: u.status,
-  }));
-  await sql`
-    insert into usage_records (user_id, api_key_id, model, input_tokens, output_tokens,
-                               cost_usd, latency_ms, status)
-    select u.user_id, u.api_key_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd,
-           u.latency_ms, u.status
-    from jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
-      as u(user_id uuid, api_key_id uuid, model text, input_tokens integer,
-           output_tokens integer, cost_usd numeric, latency_ms integer, status text)`;
 }
 
 export interface UsageSummaryRow {
@@ -100,4 +78,139 @@ export async function anonymiseUsage(tx: Tx, userId: string): Promise<void> {
   await tx`
     update usage_records set user_id = null, api_key_id = null
     where user_id = ${userId}`;
+}
+
+/** A model call reserved and about to go upstream: its row exists from now on. */
+export async function insertPendingUsage(
+  sql: Db,
+  row: {
+    id: string;
+    userId: string;
+    apiKeyId: string | null;
+    model: string;
+    promptTokensEstimate: number;
+    conversationId: string | null;
+    occurredAt: Date;
+  },
+): Promise<void> {
+  await sql`
+    insert into usage_records (id, occurred_at, user_id, api_key_id, model, input_tokens,
+                               output_tokens, cost_usd, latency_ms, status, usage_source,
+                               prompt_tokens_estimate, pending_conversation_id)
+    values (${row.id}, ${row.occurredAt}, ${row.userId}, ${row.apiKeyId}, ${row.model}, 0, 0, 0,
+            0, 'pending', 'estimated', ${row.promptTokensEstimate}, ${row.conversationId})`;
+}
+
+/**
+ * The call's real usage. Linked to its conversation when that exists by now
+ * (the turn is written after the reservation, and may have been deleted since).
+ * Only a pending row is settled, so a crash sweep and a late settle cannot both bill.
+ */
+export async function settleUsage(
+  sql: Db,
+  id: string,
+  outcome: {
+    inputTokens: number;
+    outputTokens: number;
+    costUsd: number;
+    latencyMs: number;
+    status: UsageStatus;
+    source: UsageSource;
+  },
+): Promise<boolean> {
+  const rows = await sql`
+    update usage_records u set
+      input_tokens = ${outcome.inputTokens}, output_tokens = ${outcome.outputTokens},
+      cost_usd = ${outcome.costUsd}, latency_ms = ${outcome.latencyMs},
+      status = ${outcome.status}, usage_source = ${outcome.source},
+      conversation_id = (select c.id from conversations c where c.id = u.pending_conversation_id),
+      pending_conversation_id = null
+    where u.id = ${id} and u.status = 'pending'
+    returning 1`;
+  return rows.length > 0;
+}
+
+export interface StalePendingUsage {
+  id: string;
+  user_id: string | null;
+  api_key_id: string | null;
+  model: string;
+  prompt_tokens_estimate: number;
+  occurred_at: Date;
+}
+
+/** Calls left pending (a crash between reservation and settlement) before `cutoff`. */
+export async function stalePendingUsage(sql: Db, cutoff: Date): Promise<StalePendingUsage[]> {
+  const rows = await sql<StalePendingUsage[]>`
+    select id, user_id, api_key_id, model, prompt_tokens_estimate, occurred_at
+    from usage_records where status = 'pending' and occurred_at < ${cutoff}
+    order by occurred_at limit 10000`;
+  return [...rows];
+}
+
+/** Settled spend in the current periods, to rebuild the limiter's counters. */
+export interface SpendTotals {
+  userTokensDay: number;
+  userMicroUsdDay: number;
+  userMicroUsdMonth: number;
+  keyMicroUsdDay: number;
+  keyMicroUsdMonth: number;
+}
+
+export async function spendTotals(
+  sql: Db,
+  filter: { userId: string; apiKeyId: string | null; dayStart: Date; monthStart: Date },
+): Promise<SpendTotals> {
+  // Micro-dollars and token sums as text: no precision lost on the way.
+  const [row] = await sql<Record<keyof SpendTotals, string>[]>`
+    select
+      coalesce(sum(input_tokens + output_tokens) filter (where occurred_at >= ${filter.dayStart}), 0)::bigint::text as "userTokensDay",
+      coalesce(round(sum(cost_usd) filter (where occurred_at >= ${filter.dayStart}) * 1000000), 0)::bigint::text as "userMicroUsdDay",
+      coalesce(round(sum(cost_usd) * 1000000), 0)::bigint::text as "userMicroUsdMonth",
+      coalesce(round(sum(cost_usd) filter (where occurred_at >= ${filter.dayStart} and api_key_id = ${filter.apiKeyId}::uuid) * 1000000), 0)::bigint::text as "keyMicroUsdDay",
+      coalesce(round(sum(cost_usd) filter (where api_key_id = ${filter.apiKeyId}::uuid) * 1000000), 0)::bigint::text as "keyMicroUsdMonth"
+    from usage_records
+    where user_id = ${filter.userId} and occurred_at >= ${filter.monthStart}
+      and status <> 'pending'`;
+  return {
+    userTokensDay: Number(row?.userTokensDay ?? 0),
+    userMicroUsdDay: Number(row?.userMicroUsdDay ?? 0),
+    userMicroUsdMonth: Number(row?.userMicroUsdMonth ?? 0),
+    keyMicroUsdDay: Number(row?.keyMicroUsdDay ?? 0),
+    keyMicroUsdMonth: Number(row?.keyMicroUsdMonth ?? 0),
+  };
+}
+
+export interface UsageRecordRow {
+  id: string;
+  occurred_at: Date;
+  model: string;
+  api_key_id: string | null;
+  conversation_id: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  usage_source: UsageSource;
+  status: UsageStatus | "pending";
+}
+
+/** The ledger of one user in [from, to), newest first. */
+export async function listUsageRecords(
+  sql: Db,
+  filter: { userId: string; from: Date; to: Date; limit: number; offset: number },
+): Promise<{ items: UsageRecordRow[]; total: number }> {
+  const rows = await sql<(Omit<UsageRecordRow, "cost_usd"> & { cost_usd: string })[]>`
+    select id, occurred_at, model, api_key_id, coalesce(conversation_id, pending_conversation_id)
+             as conversation_id, input_tokens, output_tokens, cost_usd::text as cost_usd,
+           usage_source, status
+    from usage_records
+    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}
+    order by occurred_at desc, id limit ${filter.limit} offset ${filter.offset}`;
+  const [count] = await sql<{ total: number }[]>`
+    select count(*)::int as total from usage_records
+    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}`;
+  return {
+    items: rows.map((r) => ({ ...r, cost_usd: Number(r.cost_usd) })),
+    total: count?.total ?? 0,
+  };
 }

@@ -13,6 +13,8 @@ export const PATCHABLE_USER_COLUMNS = [
   "role",
   "tier",
   "disabled",
+  "budget_usd_per_day",
+  "budget_usd_per_month",
 ] as const;
 
 export type UserPatch = Partial<Pick<UserRow, (typeof PATCHABLE_USER_COLUMNS)[number]>>;

@@ -12,6 +12,9 @@ export interface UserRow {
   role: Role;
   tier: string;
   disabled: boolean;
+  /** Admin-set USD budgets (null: none). */
+  budget_usd_per_day: number | null;
+  budget_usd_per_month: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -26,7 +29,9 @@ export function normalizeEmail(email: string): string {
 }
 
 const userColumns = (sql: Db) =>
-  sql`id, email, display_name, first_name, last_name, company, job_title, role, tier, disabled, created_at, updated_at`;
+  sql`id, email, display_name, first_name, last_name, company, job_title, role, tier, disabled,
+      budget_usd_per_day::float8 as budget_usd_per_day,
+      budget_usd_per_month::float8 as budget_usd_per_month, created_at, updated_at`;
 
 export async function insertUser(
   sql: Db,
@@ -73,6 +78,31 @@ export function publicUserColumns(sql: Db) {
 export async function countUsers(sql: Db): Promise<number> {
   const [row] = await sql<{ count: number }[]>`select count(*)::int as count from users`;
   return row?.count ?? 0;
+}
+
+/** What spend limits need about a user (and the key in use): read fresh per turn. */
+export interface SpendSettingsRow {
+  tier: string;
+  /** numeric as text: exact to the micro-dollar. */
+  user_usd_per_day: string | null;
+  user_usd_per_month: string | null;
+  key_usd_per_day: string | null;
+  key_usd_per_month: string | null;
+}
+
+export async function spendSettingsOf(
+  sql: Db,
+  userId: string,
+  apiKeyId: string | null,
+): Promise<SpendSettingsRow | null> {
+  const [row] = await sql<SpendSettingsRow[]>`
+    select u.tier, u.budget_usd_per_day::text as user_usd_per_day,
+           u.budget_usd_per_month::text as user_usd_per_month,
+           k.budget_usd_per_day::text as key_usd_per_day,
+           k.budget_usd_per_month::text as key_usd_per_month
+    from users u left join api_keys k on k.id = ${apiKeyId}::uuid and k.user_id = u.id
+    where u.id = ${userId}`;
+  return row ?? null;
 }
 
 /**

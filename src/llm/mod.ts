@@ -24,6 +24,17 @@ export { DEFAULT_ECHO_MODELS, type EchoModelSpec, EchoProvider } from "./echo_pr
 export { OpenAIProvider, type OpenAIProviderOptions } from "./openai_provider.ts";
 export type { HealthOptions, HealthSnapshot, HealthStatus } from "./health.ts";
 export {
+  type CallGate,
+  type CallOutcome,
+  CallRefusedError,
+  type CallTicket,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  type GatedModel,
+  type PlannedCall,
+} from "./gate.ts";
+export { estimatePromptTokens, estimateTokens } from "./tokens.ts";
+export {
+  costMicroUsd,
   costUsd,
   DEFAULT_TIMEOUT_MS,
   echoEntry,

@@ -231,7 +231,17 @@ export class ModelRegistry {
   }
 }
 
-/** The built-in echo provider with its default models (free, development-only). */
+/**
+ * Nominal prices of the default echo models (USD per million tokens), so that
+ * budgets can be tried without a provider. Nothing is ever charged by anyone.
+ */
+const ECHO_PRICES: Record<string, { input_price_per_mtok: number; output_price_per_mtok: number }> =
+  {
+    "echo-smart": { input_price_per_mtok: 1, output_price_per_mtok: 4 },
+    "echo-fast": { input_price_per_mtok: 0.1, output_price_per_mtok: 0.4 },
+  };
+
+/** The built-in echo provider with its default models (development-only, nominal prices). */
 export function echoEntry(provider = new EchoProvider(DEFAULT_ECHO_MODELS)): ProviderEntry {
   return {
     provider,
@@ -240,8 +250,7 @@ export function echoEntry(provider = new EchoProvider(DEFAULT_ECHO_MODELS)): Pro
       id: m.id,
       rank: m.rank,
       speed_rank: 1 + provider.models.filter((o) => o.wordDelayMs < m.wordDelayMs).length,
-      input_price_per_mtok: 0,
-      output_price_per_mtok: 0,
+      ...(ECHO_PRICES[m.id] ?? { input_price_per_mtok: 0, output_price_per_mtok: 0 }),
     })),
   };
 }
@@ -251,13 +260,24 @@ export function byRank(a: ModelInfo, b: ModelInfo): number {
 }
 
 /**
- * USD cost of a call: tokens × price per million tokens, rounded to 1e-9 USD
- * (nano-dollars) so float noise does not leak into stored values.
+ * Cost of a call in micro-dollars (integer): tokens × USD per million tokens is
+ * exactly micro-dollars per token. Rounded to the nearest micro-dollar, so sums
+ * carry no float drift; `roundUp` for reservations (never below the real cost).
  */
+export function costMicroUsd(
+  model: Pick<ModelInfo, "prices">,
+  usage: TokenUsage,
+  roundUp = false,
+): number {
+  const raw = usage.input_tokens * model.prices.input_per_mtok +
+    usage.output_tokens * model.prices.output_per_mtok;
+  // The epsilon keeps float noise (0.1 × 3 = 0.30000000000000004) from rounding up a whole unit.
+  return roundUp ? Math.ceil(raw - 1e-9) : Math.round(raw);
+}
+
+/** USD cost of a call, exact to 6 decimals (micro-dollars). */
 export function costUsd(model: ModelInfo, usage: TokenUsage): number {
-  const raw = (usage.input_tokens * model.prices.input_per_mtok +
-    usage.output_tokens * model.prices.output_per_mtok) / 1_000_000;
-  return Math.round(raw * 1e9) / 1e9;
+  return costMicroUsd(model, usage) / 1_000_000;
 }
 
 function deepFreeze<T extends object>(o: T): T {

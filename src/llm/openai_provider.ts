@@ -127,7 +127,12 @@ export class OpenAIProvider implements LlmProvider {
         `${this.name}: stream ended before a finish_reason`,
       );
     }
-    yield { type: "done", finishReason, usage: this.#usage(req, text, reported) };
+    yield {
+      type: "done",
+      finishReason,
+      usage: this.#usage(req, text, reported),
+      ...(reported ? {} : { usageEstimated: true }),
+    };
   }
 
   #body(req: CompletionRequest) {

@@ -57,7 +57,13 @@ export interface Completion {
  */
 export type StreamEvent =
   | { type: "delta"; text: string }
-  | { type: "done"; finishReason: string; usage: TokenUsage };
+  | {
+    type: "done";
+    finishReason: string;
+    usage: TokenUsage;
+    /** The provider reported no counts: `usage` is the shared estimate (tokens.ts). */
+    usageEstimated?: boolean;
+  };
 
 export interface LlmProvider {
   /** Provider name from configuration ("echo" for the built-in one). */

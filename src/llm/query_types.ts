@@ -3,6 +3,7 @@
  * events. Field names are snake_case where they are meant to be serialized
  * to API clients as-is.
  */
+import type { CallGate } from "./gate.ts";
 import type { ChatMessage, ProviderErrorCode, TokenUsage } from "./provider.ts";
 
 export type QueryMode = "speed" | "balanced" | "quality";
@@ -24,6 +25,7 @@ export interface QueryOptions {
   maxModels?: number;
   messages: ChatMessage[];
   temperature?: number;
+  /** Output cap sent upstream; default the router's DEFAULT_MAX_OUTPUT_TOKENS. */
   maxTokens?: number;
   /**
    * The chunks reach a client as they arrive (SSE, WebSocket): once a model has
@@ -34,6 +36,8 @@ export interface QueryOptions {
   streamed?: boolean;
   /** Aborting it cancels every upstream call of the query. */
   signal: AbortSignal;
+  /** Reserves every model call before it goes upstream and settles it after (spend). */
+  gate: CallGate;
   /**
    * Who asks (the user id): failures are attributed to it, so one caller's
    * failing calls never open a model's breaker for everyone (see health.ts).
@@ -53,7 +57,8 @@ export type AnswerStatus =
   | "error";
 
 export interface AnswerError {
-  code: ProviderErrorCode | "model_unavailable";
+  /** `rate_limited` also when the spend gate refused this model's reservation. */
+  code: ProviderErrorCode | "model_unavailable" | "budget_unavailable";
   message: string;
 }
 

@@ -32,6 +32,12 @@ import {
   ProviderError,
   UnknownModelError,
 } from "./errors.ts";
+import {
+  CallRefusedError,
+  type CallTicket,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  type PlannedCall,
+} from "./gate.ts";
 import { byRank, costUsd, type ModelInfo, type ModelRegistry } from "./models.ts";
 import type { TokenUsage } from "./provider.ts";
 import {
@@ -49,6 +55,8 @@ import { estimatePromptTokens, estimateTokens } from "./tokens.ts";
 export interface RouterOptions {
   /** Monotonic ms clock for latency; injectable for tests. Default performance.now. */
   now?: () => number;
+  /** Output cap when a query names none (DEFAULT_MAX_OUTPUT_TOKENS). */
+  defaultMaxOutputTokens?: number;
   /** An upstream silent this long (before or between chunks) has failed. Default 30 000. */
   streamIdleTimeoutMs?: number;
 }
@@ -58,12 +66,17 @@ export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000;
 /** Models to try: each lane runs concurrently and walks its models in order until one answers. */
 type Plan = ModelInfo[][];
 
+/** A lane head's reservation: made before the stream starts, so a refusal can still be a 429. */
+type Reserved = { ticket: CallTicket } | { refused: CallRefusedError };
+
 export class LlmRouter {
   readonly #now: () => number;
+  readonly #defaultMaxOutputTokens: number;
   readonly #idleMs: number;
 
   constructor(readonly registry: ModelRegistry, opts: RouterOptions = {}) {
     this.#now = opts.now ?? (() => performance.now());
+    this.#defaultMaxOutputTokens = opts.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
     this.#idleMs = opts.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
   }
 
@@ -73,7 +86,7 @@ export class LlmRouter {
    * On abort it resolves with `aborted: true` and the partial answers.
    */
   async runQuery(opts: QueryOptions): Promise<QueryResult> {
-    const stream = this.streamQuery(opts);
+    const stream = await this.openQuery(opts);
     for await (const _event of stream) {
       // Drained for its side effects; the result carries everything.
     }
@@ -83,13 +96,43 @@ export class LlmRouter {
   }
 
   /**
-   * Validates and plans synchronously — so UnknownModelError, InvalidQueryError
-   * and AllModelsFailedError (every candidate unavailable) throw here, before a
-   * route commits to a streaming response — then streams events lazily.
+   * Validates, plans and reserves the first model of every lane with the spend
+   * gate — so UnknownModelError, InvalidQueryError, AllModelsFailedError (every
+   * candidate unavailable) and a refusal of every reservation (the gate's
+   * `reason`) reject here, before a route commits to a streaming response —
+   * then streams events lazily. A lane whose head was refused answers with
+   * `error.code` "rate_limited" while the others run.
    */
-  streamQuery(opts: QueryOptions): QueryStream {
+  async openQuery(opts: QueryOptions): Promise<QueryStream> {
     const plan = this.#plan(opts);
-    return this.#execute(opts, plan);
+    const heads = await Promise.all(plan.map((lane) => this.#reserve(lane[0]!, opts)));
+    const refused = heads.find((h): h is { refused: CallRefusedError } => "refused" in h);
+    if (refused && heads.every((h) => "refused" in h)) throw refused.refused.reason;
+    return this.#execute(opts, plan, heads);
+  }
+
+  /** The call as the gate sees it: estimated prompt plus the output cap sent upstream. */
+  #planned(model: ModelInfo, opts: QueryOptions): PlannedCall {
+    return {
+      model,
+      promptTokens: estimatePromptTokens(opts.messages),
+      outputCap: this.#outputCap(opts),
+    };
+  }
+
+  #outputCap(opts: QueryOptions): number {
+    return opts.maxTokens ?? this.#defaultMaxOutputTokens;
+  }
+
+  async #reserve(model: ModelInfo, opts: QueryOptions): Promise<Reserved> {
+    try {
+      return { ticket: await opts.gate.reserve(this.#planned(model, opts)) };
+    } catch (error) {
+      if (error instanceof CallRefusedError) return { refused: error };
+      return {
+        refused: new CallRefusedError("budget_unavailable", "spend reservation failed", error),
+      };
+    }
   }
 
   #plan(opts: QueryOptions): Plan {
@@ -151,7 +194,7 @@ export class LlmRouter {
     return byRank(a, b);
   }
 
-  #execute(opts: QueryOptions, plan: Plan): QueryStream {
+  #execute(opts: QueryOptions, plan: Plan, heads: Reserved[]): QueryStream {
     // `stop` lets a consumer that leaves early cancel everything in flight.
     const stop = new AbortController();
     const signal = AbortSignal.any([opts.signal, stop.signal]);
@@ -172,7 +215,7 @@ export class LlmRouter {
 
     const runLanes = () =>
       Promise.all(
-        plan.map((lane, i) => this.#runLane(lane, laneAnswers[i]!, opts, signal, queue)),
+        plan.map((lane, i) => this.#runLane(lane, heads[i]!, laneAnswers[i]!, opts, signal, queue)),
       ).finally(() => queue.close());
 
     async function* events(): AsyncGenerator<QueryEvent> {
@@ -208,18 +251,30 @@ export class LlmRouter {
     };
   }
 
-  /** Tries the lane's models in order until one completes or the caller aborts. */
+  /**
+   * Tries the lane's models in order until one completes or the caller aborts.
+   * Each model is reserved before its call; a refused reservation ends the lane.
+   */
   async #runLane(
     lane: ModelInfo[],
+    head: Reserved,
     out: Answer[],
     opts: QueryOptions,
     signal: AbortSignal,
     queue: AsyncQueue<QueryEvent>,
   ): Promise<void> {
     let i = 0;
+    let reserved: Reserved = head;
     while (i < lane.length) {
       const model = lane[i]!;
-      const answer = await this.#attempt(model, opts, signal, queue);
+      if (i > 0) reserved = await this.#reserve(model, opts);
+      if ("refused" in reserved) {
+        const answer = this.#refusedAnswer(model, reserved.refused);
+        out.push(answer);
+        queue.push({ type: "model_error", model: model.id, error: answer.error!, fallback: null });
+        return;
+      }
+      const answer = await this.#attempt(model, opts, signal, queue, reserved.ticket);
       out.push(answer);
       if (answer.status === "incomplete" && answer.error) {
         // Cut after its content reached the client: no other model may continue it.
@@ -242,13 +297,32 @@ export class LlmRouter {
     }
   }
 
-  /** One upstream call under its deadline; never throws, always returns an Answer. */
+  /** One reserved upstream call; settles its ticket whatever happens. */
   async #attempt(
     model: ModelInfo,
     opts: QueryOptions,
     signal: AbortSignal,
     queue: AsyncQueue<QueryEvent>,
+    ticket: CallTicket,
   ): Promise<Answer> {
+    const { answer, source } = await this.#call(model, opts, signal, queue);
+    await ticket.settle({
+      usage: answer.usage,
+      source,
+      status: answer.status,
+      costUsd: answer.cost_usd,
+      latencyMs: answer.latency_ms,
+    });
+    return answer;
+  }
+
+  /** One upstream call under its deadline; never throws, always returns an Answer. */
+  async #call(
+    model: ModelInfo,
+    opts: QueryOptions,
+    signal: AbortSignal,
+    queue: AsyncQueue<QueryEvent>,
+  ): Promise<{ answer: Answer; source: "provider" | "estimated" }> {
     const provider = this.registry.provider(model.id);
     const deadline = withDeadline(signal, model.timeout_ms);
     const idle = new IdleWatchdog(this.#idleMs);
@@ -260,7 +334,7 @@ export class LlmRouter {
         model: model.upstream,
         messages: opts.messages,
         temperature: opts.temperature,
-        maxTokens: opts.maxTokens,
+        maxTokens: this.#outputCap(opts),
         signal: AbortSignal.any([deadline.signal, idle.signal]),
       });
       for await (const ev of events) {
@@ -282,13 +356,16 @@ export class LlmRouter {
           finish_reason: ev.finishReason,
         });
         return {
-          model: model.id,
-          content,
-          finish_reason: ev.finishReason,
-          latency_ms: latency,
-          usage: ev.usage,
-          cost_usd: cost,
-          status: "complete",
+          answer: {
+            model: model.id,
+            content,
+            finish_reason: ev.finishReason,
+            latency_ms: latency,
+            usage: ev.usage,
+            cost_usd: cost,
+            status: "complete",
+          },
+          source: ev.usageEstimated ? "estimated" : "provider",
         };
       }
       throw new ProviderError(
@@ -309,7 +386,7 @@ export class LlmRouter {
         usage,
         cost_usd: costUsd(model, usage),
       };
-      if (cancelled) return { ...base, status: "incomplete" };
+      if (cancelled) return { answer: { ...base, status: "incomplete" }, source: "estimated" };
       const pe = idle.fired && !deadline.signal.aborted
         ? new ProviderError(
           provider.name,
@@ -326,16 +403,21 @@ export class LlmRouter {
       const error = { code: pe.code, message: pe.message };
       // Streamed content already reached the client: the answer is cut, not replaced.
       const cut = opts.streamed === true && content !== "";
-      return { ...base, status: cut ? "incomplete" : "error", error };
+      return {
+        answer: { ...base, status: cut ? "incomplete" : "error", error },
+        source: "estimated",
+      };
     } finally {
       deadline.dispose();
       idle.dispose();
     }
   }
 
-  /** Estimated usage of a cut-off call; nothing generated → nothing billed. */
+  /**
+   * Estimated usage of a call the provider reported nothing for (failed, cut,
+   * cancelled): the prompt was sent upstream, plus what was delivered.
+   */
   #partialUsage(opts: QueryOptions, content: string): TokenUsage {
-    if (content === "") return { input_tokens: 0, output_tokens: 0 };
     return {
       input_tokens: estimatePromptTokens(opts.messages),
       output_tokens: estimateTokens(content),
@@ -353,6 +435,20 @@ export class LlmRouter {
 
   #rankOf(a: Answer): number {
     return this.registry.get(a.model)?.rank ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /** A model whose reservation the spend gate refused: never called, nothing used. */
+  #refusedAnswer(m: ModelInfo, refused: CallRefusedError): Answer {
+    return {
+      model: m.id,
+      content: "",
+      finish_reason: null,
+      latency_ms: 0,
+      usage: { input_tokens: 0, output_tokens: 0 },
+      cost_usd: 0,
+      status: "error",
+      error: { code: refused.code, message: refused.message },
+    };
   }
 
   #unavailableAnswer(m: ModelInfo, principal?: string): Answer {

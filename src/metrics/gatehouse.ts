@@ -60,6 +60,7 @@ export class GatehouseMetrics {
   >();
   readonly rateLimitDecisions: Counter;
   readonly modelCalls: Counter;
+  readonly spendRefusals: Counter;
   readonly modelTokens: Counter;
   readonly modelCost: Counter;
   readonly modelDuration: Histogram;
@@ -108,6 +109,11 @@ export class GatehouseMetrics {
       "gatehouse_model_calls_total",
       "Model calls by model and status (complete, incomplete, error).",
       ["model", "status"],
+    );
+    this.spendRefusals = r.counter(
+      "gatehouse_spend_refusals_total",
+      "Model calls refused by a spend limit, by policy (tokens_per_day, usd_per_day, usd_per_month) and scope (user, api_key); `unavailable` when the limiter could not be asked (fail closed).",
+      ["policy", "scope"],
     );
     this.modelTokens = r.counter(
       "gatehouse_model_tokens_total",
@@ -168,6 +174,11 @@ export class GatehouseMetrics {
 
   recordRateLimit(policy: string, outcome: RateLimitOutcome): void {
     this.rateLimitDecisions.inc({ policy, decision: outcome });
+  }
+
+  /** A model call refused before it went upstream (a spend limit, or the limiter down). */
+  recordSpendRefusal(policy: string, scope: string): void {
+    this.spendRefusals.inc({ policy, scope });
   }
 
   /** One model call, as accounted in its usage row. */

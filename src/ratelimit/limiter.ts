@@ -21,11 +21,18 @@ import {
   type LimitWindow,
   mostConstrained,
   type RateLimiterStore,
+  type ScriptRunner,
 } from "./outcome.ts";
 import { createUpstashClientOverRedis } from "./redis_adapter.ts";
 import { createUpstashRestClient } from "./upstash_rest.ts";
 
-export type { BackendHealth, LimitOutcome, LimitWindow, RateLimiterStore } from "./outcome.ts";
+export type {
+  BackendHealth,
+  LimitOutcome,
+  LimitWindow,
+  RateLimiterStore,
+  ScriptRunner,
+} from "./outcome.ts";
 export { mostConstrained } from "./outcome.ts";
 
 export type RateLimiterBackend =
@@ -89,12 +96,22 @@ class UpstashRatelimitStore implements RateLimiterStore {
   /** `timeoutMs` for limit checks; the library's own timeout (a timer per call) is off. */
   readonly #deadlines: DeadlineQueue;
   #closed = false;
+  readonly scripts: ScriptRunner;
 
   constructor(kind: "redis" | "upstash", backend: UpstashBackend, settings: RateLimiterSettings) {
     this.kind = kind;
     this.#backend = backend;
     this.#settings = settings;
     this.#deadlines = new DeadlineQueue(settings.timeoutMs);
+    // EVALSHA first, EVAL on NOSCRIPT (after a Redis restart or flush): one round trip usually.
+    const loaded = new Map<string, ReturnType<Redis["createScript"]>>();
+    this.scripts = {
+      run: (script, keys, args) => {
+        let compiled = loaded.get(script);
+        if (!compiled) loaded.set(script, compiled = backend.redis.createScript(script));
+        return withDeadline(compiled.exec(keys, args), settings.timeoutMs);
+      },
+    };
   }
 
   async limit(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome> {

@@ -34,8 +34,15 @@ export interface BackendHealth {
   error?: string;
 }
 
+/** Runs a Lua script atomically on the limiter's Redis (plain or Upstash): one round trip. */
+export interface ScriptRunner {
+  run(script: string, keys: string[], args: string[]): Promise<unknown>;
+}
+
 export interface RateLimiterStore {
   readonly kind: "memory" | "redis" | "upstash";
+  /** The networked backends' script runner (spend counters use it); absent in memory. */
+  readonly scripts?: ScriptRunner;
   /** consume 1 token for `identifier` in `window`, namespaced by `policy` (e.g. "tier:free", "ip", "login-account") */
   limit(policy: string, window: LimitWindow, identifier: string): Promise<LimitOutcome>;
   /**

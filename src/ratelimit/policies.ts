@@ -47,7 +47,8 @@ export class RateLimitPolicies {
 
   /** The minute and day windows of a tier (unknown tiers count as free). */
   tierWindows(tier: string): LimitWindow[] {
-    const limits = this.tiers[tier] ?? this.tiers.free ?? { per_minute: 60, per_day: 1000 };
+    const limits = this.tiers[tier] ?? this.tiers.free ??
+      { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
     return windowsFor(limits);
   }
 

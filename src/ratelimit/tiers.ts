@@ -10,9 +10,27 @@ import { z } from "zod";
 import type { LimitWindow } from "./outcome.ts";
 
 const quota = z.number().int().positive();
+/** USD, at most 6 decimals (budgets are kept in micro-dollars). */
+const usd = z.number().positive().max(1e9).refine(
+  (v) => Math.abs(Math.round(v * 1e6) - v * 1e6) < 1e-6,
+  "at most 6 decimals",
+);
 
-export const TierLimitsSchema = z.strictObject({ per_minute: quota, per_day: quota });
+/**
+ * Requests per minute and day, and the spend quotas: tokens per UTC day
+ * (input + output) and optional USD per UTC day / month, all per user.
+ */
+export const TierLimitsSchema = z.strictObject({
+  per_minute: quota,
+  per_day: quota,
+  tokens_per_day: quota,
+  usd_per_day: usd.optional(),
+  usd_per_month: usd.optional(),
+});
 export type TierLimits = z.infer<typeof TierLimitsSchema>;
+
+/** tokens_per_day of a tier defined in RATE_LIMIT_TIERS without one (the free tier's). */
+export const DEFAULT_TOKENS_PER_DAY = 200_000;
 
 const TierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, "invalid tier name");
 
@@ -20,9 +38,9 @@ const TierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, "invalid 
 export const RateLimitTiersSchema = z.record(TierNameSchema, TierLimitsSchema.partial());
 
 export const DEFAULT_TIERS: Readonly<Record<string, Readonly<TierLimits>>> = Object.freeze({
-  free: Object.freeze({ per_minute: 60, per_day: 1000 }),
-  pro: Object.freeze({ per_minute: 600, per_day: 20000 }),
-  enterprise: Object.freeze({ per_minute: 1000, per_day: 100000 }),
+  free: Object.freeze({ per_minute: 60, per_day: 1000, tokens_per_day: 200_000 }),
+  pro: Object.freeze({ per_minute: 600, per_day: 20000, tokens_per_day: 5_000_000 }),
+  enterprise: Object.freeze({ per_minute: 1000, per_day: 100000, tokens_per_day: 50_000_000 }),
 });
 
 /** Parses RATE_LIMIT_TIERS (unset/blank -> defaults). Throws Error on invalid input. */
@@ -43,7 +61,9 @@ export function parseRateLimitTiers(raw: string | undefined): Record<string, Tie
   }
 
   for (const [name, override] of Object.entries(parsed.data)) {
-    const base = Object.hasOwn(tiers, name) ? tiers[name] : undefined;
+    const base = Object.hasOwn(tiers, name)
+      ? tiers[name]
+      : { tokens_per_day: DEFAULT_TOKENS_PER_DAY };
     const merged = { ...base, ...stripUndefined(override) };
     const complete = TierLimitsSchema.safeParse(merged);
     if (!complete.success) {
@@ -57,7 +77,7 @@ export function parseRateLimitTiers(raw: string | undefined): Record<string, Tie
 }
 
 /** The windows enforced for a tier, most granular first. */
-export function windowsFor(limits: TierLimits): LimitWindow[] {
+export function windowsFor(limits: Pick<TierLimits, "per_minute" | "per_day">): LimitWindow[] {
   return [
     { name: "minute", limit: limits.per_minute, windowSeconds: 60 },
     { name: "day", limit: limits.per_day, windowSeconds: 86_400 },

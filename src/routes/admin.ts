@@ -5,7 +5,7 @@ import { databaseStatus } from "../db/admin_status.ts";
 import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
 import { adminCredential } from "./security.ts";
 import { authErrors, errorResponses, jsonResponse, limited } from "./responses.ts";
-import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
 
 const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({
   format: "int64",
@@ -60,7 +60,29 @@ const getDbStatus = createRoute({
   security: adminCredential,
   middleware: [adminOnly] as const,
   responses: {
-    200: jsonResponse(DbStatusSchema, "The database status.", limited),
+    200: jsonResponse(DbStatusSchema, "The database status.", {
+      ...limited,
+      example: {
+        database: {
+          version: "PostgreSQL 16.4 on x86_64-pc-linux-gnu, compiled by gcc 12.2.0, 64-bit",
+        },
+        tables: [
+          { name: "api_keys", rows: 57 },
+          { name: "audit_events", rows: 18_342 },
+          { name: "chatbots", rows: 12 },
+          { name: "conversations", rows: 4_210 },
+          { name: "messages", rows: 19_877 },
+          { name: "sessions", rows: 389 },
+          { name: "usage_records", rows: 26_504 },
+          { name: "users", rows: 214 },
+        ],
+        migrations: [
+          { version: "0001_init", applied_at: "2026-09-01T08:00:00.000Z" },
+          { version: "0002_auth", applied_at: "2026-09-01T08:00:00.000Z" },
+          { version: "0010_webhooks", applied_at: "2026-11-02T07:30:00.000Z" },
+        ],
+      },
+    }),
     ...errorResponses([...authErrors], limited),
   },
 });
@@ -77,7 +99,28 @@ const listAuditEventsRoute = createRoute({
   middleware: [adminOnly] as const,
   request: { query: AuditQuery },
   responses: {
-    200: jsonResponse(pageOf(AuditEventSchema, "AuditEventPage"), "Events.", limited),
+    200: jsonResponse(pageOf(AuditEventSchema, "AuditEventPage"), "Events.", {
+      ...limited,
+      example: examplePage(AuditEventSchema, [{
+        id: "f5553736-1df2-4295-b6b3-27a1bbb8898c",
+        occurred_at: "2026-11-23T12:40:00.000Z",
+        action: "user.role_change",
+        user_id: "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+        actor_id: EXAMPLE_IDS.user,
+        ip: "198.51.100.7",
+        request_id: "a36cdaf7-b314-4a21-9ce4-72f986e2411d",
+        detail: { from: "user", to: "moderator" },
+      }, {
+        id: "5a0cedbb-08ac-4923-90e7-9c93f4059c52",
+        occurred_at: "2026-11-23T12:02:11.000Z",
+        action: "auth.login_failed",
+        user_id: EXAMPLE_IDS.user,
+        actor_id: null,
+        ip: "203.0.113.99",
+        request_id: "8a01b970-97ac-4311-9461-21d39f4ac309",
+        detail: {},
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });

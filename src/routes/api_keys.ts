@@ -19,6 +19,7 @@ import {
   listApiKeys,
   revokeApiKey,
   rollApiKey,
+  updateApiKey,
 } from "../db/api_keys.ts";
 import { audit } from "../db/audit.ts";
 import { chatbotOwnedBy } from "../db/chatbot_ownership.ts";
@@ -35,7 +36,17 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, ScopeSchema, TierSchema, Timestamp, uuid } from "./shared_schemas.ts";
+import {
+  BudgetUsd,
+  EXAMPLE_IDS,
+  examplePage,
+  pageOf,
+  PageQuery,
+  ScopeSchema,
+  TierSchema,
+  Timestamp,
+  uuid,
+} from "./shared_schemas.ts";
 
 const KeyScope = ScopeSchema.openapi({ example: "query" });
 const PerMinute = z.number().int().min(1).max(1_000_000).openapi({ format: "int32", example: 120 });
@@ -54,6 +65,12 @@ const ApiKeySchema = z.object({
   rate_limit_per_minute: PerMinute.nullable(),
   rate_limit_per_day: PerDay.nullable(),
   expires_at: Timestamp.nullable(),
+  budget_usd_per_day: BudgetUsd.nullable().openapi({
+    description: "USD this key may spend per UTC day (on top of its user's limits).",
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().openapi({
+    description: "USD this key may spend per UTC month (on top of its user's limits).",
+  }),
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
   created_at: Timestamp,
@@ -65,6 +82,32 @@ const CreatedApiKeySchema = ApiKeySchema.extend({
     description: "The secret. Shown only in this response.",
   }),
 }).openapi("CreatedApiKey");
+
+/** A key as answers show it: the role's default scopes, never used yet. */
+const EXAMPLE_KEY: z.output<typeof ApiKeySchema> = {
+  id: EXAMPLE_IDS.apiKey,
+  name: "CI pipeline",
+  start: "gate_3fA",
+  scopes: [
+    "query",
+    "chat",
+    "profile:read",
+    "profile:write",
+    "chatbots:read",
+    "chatbots:write",
+    "usage:read",
+  ],
+  chatbot_id: null,
+  tier: null,
+  budget_usd_per_day: 2.5,
+  budget_usd_per_month: null,
+  rate_limit_per_minute: null,
+  rate_limit_per_day: null,
+  expires_at: null,
+  last_used_at: null,
+  revoked_at: null,
+  created_at: "2026-11-23T12:05:00.000Z",
+};
 
 const CreateApiKeyBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "CI pipeline" }),
@@ -84,7 +127,28 @@ const CreateApiKeyBody = z.object({
   tier: TierSchema.optional().openapi({ description: "Admin only." }),
   rate_limit_per_minute: PerMinute.optional().openapi({ description: "Admin only." }),
   rate_limit_per_day: PerDay.optional().openapi({ description: "Admin only." }),
+  budget_usd_per_day: BudgetUsd.optional().openapi({
+    description: "USD per UTC day for this key. A key creating a key cannot give it more " +
+      "than its own budget (it inherits it when not given).",
+  }),
+  budget_usd_per_month: BudgetUsd.optional().openapi({ description: "USD per UTC month." }),
 }).strict().openapi("CreateApiKeyRequest");
+
+const UpdateApiKeyBody = z.object({
+  name: z.string().trim().min(1).max(100).optional().openapi({ example: "CI pipeline" }),
+  budget_usd_per_day: BudgetUsd.nullable().optional().openapi({
+    description: "USD per UTC day; null clears. A key may only lower it, never raise or clear.",
+    example: 2.5,
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
+    description: "USD per UTC month; null clears. A key may only lower it.",
+  }),
+  tier: TierSchema.nullable().optional().openapi({ description: "Admin only." }),
+  rate_limit_per_minute: PerMinute.nullable().optional().openapi({ description: "Admin only." }),
+  rate_limit_per_day: PerDay.nullable().optional().openapi({ description: "Admin only." }),
+}).strict().openapi("UpdateApiKeyRequest", {
+  description: "Only the listed fields; unknown fields are 422.",
+});
 
 const RollBody = z.object({
   grace_seconds: z.number().int().min(0).max(86400).optional().openapi({
@@ -117,7 +181,10 @@ const createApiKey = createRoute({
     }),
   },
   responses: {
-    201: jsonResponse(CreatedApiKeySchema, "Created.", limited),
+    201: jsonResponse(CreatedApiKeySchema, "Created.", {
+      ...limited,
+      example: { ...EXAMPLE_KEY, key: "gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c" },
+    }),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -133,7 +200,22 @@ const listApiKeysRoute = createRoute({
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { query: ListQuery },
   responses: {
-    200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", limited),
+    200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", {
+      ...limited,
+      example: examplePage(ApiKeySchema, [
+        { ...EXAMPLE_KEY, last_used_at: "2026-11-23T12:10:41.000Z" },
+        {
+          ...EXAMPLE_KEY,
+          id: "4a8c2e6f-0b1d-4f3a-8c5e-7d9f1b3a5c62",
+          name: "Support widget",
+          start: "gate_Zq7",
+          scopes: ["query", "chat"],
+          chatbot_id: EXAMPLE_IDS.chatbot,
+          expires_at: "2027-05-23T00:00:00.000Z",
+          created_at: "2026-11-22T09:00:00.000Z",
+        },
+      ]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -149,7 +231,7 @@ const getApiKey = createRoute({
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   request: { params: KeyParams },
   responses: {
-    200: jsonResponse(ApiKeySchema, "The key.", limited),
+    200: jsonResponse(ApiKeySchema, "The key.", { ...limited, example: EXAMPLE_KEY }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -187,7 +269,36 @@ const rollApiKeyRoute = createRoute({
     body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
   },
   responses: {
-    200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", limited),
+    200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", {
+      ...limited,
+      example: {
+        ...EXAMPLE_KEY,
+        start: "gate_FPl",
+        last_used_at: "2026-11-23T12:10:41.000Z",
+        key: "gate_FPlVu3tFjjhAYEO4U0S3CJFrlc3z7twgmF1FsMmz",
+      },
+    }),
+    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
+  },
+});
+
+const updateApiKeyRoute = createRoute({
+  method: "patch",
+  path: "/v1/api-keys/{key_id}",
+  operationId: "updateApiKey",
+  tags: ["api-keys"],
+  summary: "Rename an API key or change its budgets",
+  description: "The owner (or an admin) sets `name` and the key's USD budgets; admins also " +
+    "`tier` and the rate-limit overrides. Through an API key, only keys that key could " +
+    "create can be changed, and budgets may be lowered but never raised or cleared (403).",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
+  request: {
+    params: KeyParams,
+    body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
+  },
+  responses: {
+    200: jsonResponse(ApiKeySchema, "The updated key.", { ...limited, example: EXAMPLE_KEY }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -203,6 +314,8 @@ function toApiKey(row: ApiKeyRow) {
     rate_limit_per_minute: row.rate_limit_per_minute,
     rate_limit_per_day: row.rate_limit_per_day,
     expires_at: row.expires_at?.toISOString() ?? null,
+    budget_usd_per_day: row.budget_usd_per_day ?? null,
+    budget_usd_per_month: row.budget_usd_per_month ?? null,
     last_used_at: row.last_used_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
     created_at: row.created_at.toISOString(),
@@ -218,6 +331,47 @@ function shapeOf(row: ApiKeyRow): KeyShape {
     tier: row.tier,
     rateLimitPerMinute: row.rate_limit_per_minute,
     rateLimitPerDay: row.rate_limit_per_day,
+  };
+}
+
+/** A key may lower a budget, never raise or clear it (null on `before` means none). */
+function onlyLowers(
+  field: string,
+  before: number | null,
+  after: number | null | undefined,
+): void {
+  if (after === undefined || after === before) return;
+  if (after === null || (before !== null && after > before)) {
+    throw new ApiError("forbidden", `An API key may lower ${field}, never raise or clear it.`, {
+      fields: [field],
+    });
+  }
+}
+
+/**
+ * The budgets of a key created by `principal`: a key cannot mint a key that
+ * escapes its own budget (at most the same, inherited when not given).
+ */
+async function budgetsForNewKey(
+  sql: Parameters<typeof findApiKey>[0],
+  principal: Principal,
+  asked: { day: number | null; month: number | null },
+): Promise<{ day: number | null; month: number | null }> {
+  if (principal.type !== "api_key" || !principal.apiKeyId) return asked;
+  const own = await findApiKey(sql, principal.apiKeyId, principal.userId);
+  const capped = (wanted: number | null, mine: number | null | undefined, field: string) => {
+    if (mine === null || mine === undefined) return wanted;
+    if (wanted === null) return mine;
+    if (wanted > mine) {
+      throw new ApiError("forbidden", `A key cannot give a new key a higher ${field}.`, {
+        fields: [field],
+      });
+    }
+    return wanted;
+  };
+  return {
+    day: capped(asked.day, own?.budget_usd_per_day, "budget_usd_per_day"),
+    month: capped(asked.month, own?.budget_usd_per_month, "budget_usd_per_month"),
   };
 }
 
@@ -273,6 +427,10 @@ export function registerApiKeyRoutes(app: App): void {
       rateLimitPerDay: body.rate_limit_per_day ?? null,
     };
     assertKeyWithinReach(principal, shape);
+    const budgets = await budgetsForNewKey(sql, principal, {
+      day: body.budget_usd_per_day ?? null,
+      month: body.budget_usd_per_month ?? null,
+    });
     if (chatbotId && !(await chatbotOwnedBy(sql, chatbotId, principal.userId))) {
       throw ApiError.notFound("chatbot");
     }
@@ -301,6 +459,8 @@ export function registerApiKeyRoutes(app: App): void {
         perMinute: shape.rateLimitPerMinute,
         perDay: shape.rateLimitPerDay,
         expiresAt,
+        budgetUsdPerDay: budgets.day,
+        budgetUsdPerMonth: budgets.month,
       });
       await audit(tx, meta, "api_key.create", {
         userId: principal.userId,
@@ -310,6 +470,46 @@ export function registerApiKeyRoutes(app: App): void {
       return created;
     });
     return c.json({ ...toApiKey(row), key }, 201);
+  });
+
+  app.openapi(updateApiKeyRoute, async (c) => {
+    const { sql } = c.get("services");
+    const principal = c.get("principal");
+    const keyId = c.req.valid("param").key_id;
+    const patch = c.req.valid("json");
+    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
+    const adminFields = (["tier", "rate_limit_per_minute", "rate_limit_per_day"] as const)
+      .filter((f) => patch[f] !== undefined);
+    if (adminFields.length > 0 && !principal.scopes.includes("admin")) {
+      throw new ApiError("forbidden", `Only admins change ${adminFields.join(", ")}.`, {
+        fields: adminFields,
+      });
+    }
+    // The one key-management rule: a key changes only keys it could itself create.
+    assertKeyWithinReach(principal, shapeOf(existing));
+    if (principal.type === "api_key") {
+      onlyLowers("budget_usd_per_day", existing.budget_usd_per_day, patch.budget_usd_per_day);
+      onlyLowers(
+        "budget_usd_per_month",
+        existing.budget_usd_per_month,
+        patch.budget_usd_per_month,
+      );
+    }
+    const meta = requestMeta(c);
+    const row = await sql.begin(async (tx) => {
+      const updated = await updateApiKey(tx, keyId, patch);
+      if (updated) {
+        await audit(tx, meta, "api_key.update", {
+          userId: updated.user_id,
+          actorId: principal.userId,
+          detail: { api_key_id: keyId, fields: Object.keys(patch) },
+        });
+      }
+      return updated;
+    });
+    if (!row) throw new ApiError("not_found", "No such API key.");
+    return c.json(toApiKey(row), 200);
   });
 
   app.openapi(listApiKeysRoute, async (c) => {

@@ -33,7 +33,14 @@ import {
   limited,
   noContentResponse,
 } from "./responses.ts";
-import { RoleSchema, ScopeSchema, TierSchema, toUser, UserSchema } from "./shared_schemas.ts";
+import {
+  EXAMPLE_USER,
+  RoleSchema,
+  ScopeSchema,
+  TierSchema,
+  toUser,
+  UserSchema,
+} from "./shared_schemas.ts";
 
 const Email = z.email().max(254).openapi({ example: "ada@example.com" });
 // Length rules (8..256 code points, no truncation) are checked by the password
@@ -88,6 +95,14 @@ const WhoamiSchema = z.object({
 
 const publicErrors = [400, 422, 429, 500, 503] as const;
 
+/** A token pair as answers show it (the values are shortened, not real). */
+const EXAMPLE_PAIR = {
+  access_token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+  refresh_token: "rt_Jk3nV8qL2xW9pZ4mT7yB1cR6sD0fG5hA3eU8iO2wQ",
+  token_type: "Bearer" as const,
+  expires_in: 900,
+};
+
 const register = createRoute({
   method: "post",
   path: "/v1/auth/register",
@@ -106,7 +121,10 @@ const register = createRoute({
     }),
   },
   responses: {
-    201: jsonResponse(RegisterResponse, "Registered; a session was started.", limited),
+    201: jsonResponse(RegisterResponse, "Registered; a session was started.", {
+      ...limited,
+      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+    }),
     ...errorResponses([...publicErrors, 409, 413, 415], limited),
   },
 });
@@ -123,7 +141,10 @@ const login = createRoute({
     body: jsonBody(LoginBody, { email: "ada@example.com", password: "tidal-marble-compass-42" }),
   },
   responses: {
-    200: jsonResponse(LoginResponse, "A new session's token pair and the user.", limited),
+    200: jsonResponse(LoginResponse, "A new session's token pair and the user.", {
+      ...limited,
+      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+    }),
     ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
   },
 });
@@ -143,7 +164,10 @@ const refreshToken = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(TokenPairSchema, "The next token pair.", limited),
+    200: jsonResponse(TokenPairSchema, "The next token pair.", {
+      ...limited,
+      example: EXAMPLE_PAIR,
+    }),
     ...errorResponses([...publicErrors, 401, 413, 415], limited),
   },
 });
@@ -180,7 +204,7 @@ const getCurrentUser = createRoute({
   security: anyCredential,
   middleware: [requireAuth({ boundKeys: "refuse" })] as const,
   responses: {
-    200: jsonResponse(UserSchema, "The user.", limited),
+    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_USER }),
     ...errorResponses([...authErrors], limited),
   },
 });
@@ -196,7 +220,20 @@ const whoami = createRoute({
   security: anyCredential,
   middleware: [requireAuth()] as const,
   responses: {
-    200: jsonResponse(WhoamiSchema, "The principal.", limited),
+    200: jsonResponse(WhoamiSchema, "The principal.", {
+      ...limited,
+      example: {
+        principal: {
+          type: "api_key",
+          user_id: EXAMPLE_USER.id,
+          email: EXAMPLE_USER.email,
+          role: "user",
+          tier: "free",
+          scopes: ["query", "chat", "profile:read", "usage:read"],
+          api_key_id: "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+        },
+      },
+    }),
     ...errorResponses([...authErrors], limited),
   },
 });

@@ -31,7 +31,17 @@ const getAuthHealth = createRoute({
     "Database, rate limiter, a sign/verify round trip with the signing key, and an API key hash self-check. 503 when login could not work.",
   security: publicAccess,
   responses: {
-    200: jsonResponse(AuthHealthSchema, "Authentication works."),
+    200: jsonResponse(AuthHealthSchema, "Authentication works.", {
+      example: {
+        status: "healthy",
+        checks: {
+          database: { status: "up", latency_ms: 0.9 },
+          rate_limiter: { status: "up", latency_ms: 0.4, detail: "redis" },
+          signing_key: { status: "up", latency_ms: 1.6, detail: "ES256" },
+          api_key_hashing: { status: "up", latency_ms: 0.1 },
+        },
+      },
+    }),
     503: jsonResponse(AuthHealthSchema, "Authentication is impaired."),
     ...errorResponses([500]),
   },

@@ -7,10 +7,12 @@ import { chatBody } from "../chat/responses.ts";
 import {
   AnswerText,
   EmptyToolList,
+  eventStreamExample,
   jsonOrEventStream,
   MessageText,
   StreamFlag,
   STREAMING_DESCRIPTION,
+  TotalUsageSchema,
 } from "./chat_schemas.ts";
 import { ConsentRequirementSchema } from "./context_schemas.ts";
 import { errorResponses, jsonBody } from "./responses.ts";
@@ -33,11 +35,24 @@ const ChatMessageResponse = z.object({
   message_id: z.uuid().max(36).openapi({ description: "The stored reply." }),
   content: AnswerText.openapi({ example: "Echo: Hello! What can you do?" }),
   model: ModelId,
+  usage: TotalUsageSchema,
   timestamp: Timestamp,
   tool_calls: EmptyToolList,
   results: EmptyToolList,
   requires_consent: ConsentRequirementSchema.optional(),
 }).openapi("ChatMessageResponse");
+
+/** The reply to sendChatMessage's request example, as JSON and as the SSE `done` event. */
+const EXAMPLE_REPLY: z.output<typeof ChatMessageResponse> = {
+  conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+  message_id: "2d090401-6e59-433d-bc0d-1b9ac028231e",
+  content: "Hi! I can answer questions, explain concepts and help you draft text.",
+  model: "gpt-4o",
+  usage: { input_tokens: 14, output_tokens: 17, cost_usd: 0.000205 },
+  timestamp: "2026-11-23T12:03:02.000Z",
+  tool_calls: [],
+  results: [],
+};
 
 const sendChatMessageRoute = createRoute({
   method: "post",
@@ -52,7 +67,26 @@ const sendChatMessageRoute = createRoute({
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
   request: { body: jsonBody(ChatMessageBody, { message: "Hello! What can you do?" }) },
   responses: {
-    200: jsonOrEventStream(ChatMessageResponse, "The reply."),
+    200: jsonOrEventStream(ChatMessageResponse, "The reply.", {
+      json: EXAMPLE_REPLY,
+      events: eventStreamExample([
+        ["meta", {
+          id: "98328a5d-2a3f-4612-8df3-3151878ba6e6",
+          conversation_id: EXAMPLE_REPLY.conversation_id,
+          models: ["gpt-4o"],
+        }],
+        ...["Hi! I can ", "answer questions, ", "explain concepts ", "and help you draft text."]
+          .map((delta): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
+        ["usage", {
+          model: "gpt-4o",
+          usage: { input_tokens: 6, output_tokens: 15 },
+          cost_usd: 0.000165,
+          latency_ms: 640,
+          finish_reason: "stop",
+        }],
+        ["done", EXAMPLE_REPLY],
+      ]),
+    }),
     ...errorResponses([400, 401, 403, 404, 413, 415, 422, 429, 500, 503], { limited: true }),
   },
 });

@@ -20,7 +20,7 @@ export const Count = (example: number) =>
   z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", example });
 
 export const CostUsd = z.number().min(0).max(1_000_000_000).openapi({
-  description: "US dollars, rounded to 1e-9.",
+  description: "US dollars, exact to 6 decimals (micro-dollars).",
   example: 0.000042,
 });
 
@@ -73,12 +73,28 @@ const EventStream = z.string().max(100_000_000).openapi({
     "event: done\ndata: {…}\n\n",
 });
 
-/** 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`. */
-export function jsonOrEventStream<T extends z.ZodType>(schema: T, description: string) {
-  const json = jsonResponse(schema, description, { limited: true });
+/** A Server-Sent Events body made of `[event, data]` pairs, for response examples. */
+export function eventStreamExample(events: [string, unknown][]): string {
+  return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    .join("");
+}
+
+/**
+ * 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`;
+ * `examples` shows the same answer both ways.
+ */
+export function jsonOrEventStream<T extends z.ZodType>(
+  schema: T,
+  description: string,
+  examples: { json: z.output<T>; events: string },
+) {
+  const json = jsonResponse(schema, description, { limited: true, example: examples.json });
   return {
     ...json,
-    content: { ...json.content, "text/event-stream": { schema: EventStream } },
+    content: {
+      ...json.content,
+      "text/event-stream": { schema: EventStream, example: examples.events },
+    },
   };
 }
 

@@ -61,7 +61,10 @@ const createWsTicketRoute = createRoute({
   security: anyCredential,
   middleware: [requireAuth({ scopes: ["chat"] })] as const,
   responses: {
-    201: jsonResponse(WsTicketSchema, "The ticket.", { limited: true }),
+    201: jsonResponse(WsTicketSchema, "The ticket.", {
+      limited: true,
+      example: { ticket: "wst_zxBjtUnLb-bLB0lcwvQxkYI96wqyYN0TKqjSJn5XVE8", expires_in: 30 },
+    }),
     ...errorResponses([401, 403, 413, 415, 429, 500], { limited: true }),
   },
 });

@@ -22,7 +22,15 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import {
+  EXAMPLE_IDS,
+  examplePage,
+  ModelId,
+  pageOf,
+  PageQuery,
+  Timestamp,
+  uuid,
+} from "./shared_schemas.ts";
 
 const MAX_MODELS = 5;
 const MAX_CONTEXT_FIELDS = 50;
@@ -47,6 +55,29 @@ const ChatbotSchema = z.object({
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("Chatbot");
+
+/** The chatbot createChatbot's request example makes. */
+const EXAMPLE_CHATBOT: z.output<typeof ChatbotSchema> = {
+  id: EXAMPLE_IDS.chatbot,
+  user_id: EXAMPLE_IDS.user,
+  name: "Support assistant",
+  description: "Answers questions about our product.",
+  system_prompt: "You are a concise, friendly support assistant.",
+  models: [],
+  temperature: 0.7,
+  context_fields: ["display_name", "company"],
+  require_consent: false,
+  created_at: "2026-11-23T12:08:00.000Z",
+  updated_at: "2026-11-23T12:08:00.000Z",
+};
+
+/** The same chatbot after updateChatbot's request example. */
+const EXAMPLE_UPDATED_CHATBOT: z.output<typeof ChatbotSchema> = {
+  ...EXAMPLE_CHATBOT,
+  description: "Answers questions about our product, briefly.",
+  temperature: 0.3,
+  updated_at: "2026-11-23T12:09:30.000Z",
+};
 
 const chatbotFields = {
   name: z.string().trim().min(1).max(100).openapi({ example: "Support" }),
@@ -93,7 +124,7 @@ const createChatbotRoute = createRoute({
     }),
   },
   responses: {
-    201: jsonResponse(ChatbotSchema, "Created.", limited),
+    201: jsonResponse(ChatbotSchema, "Created.", { ...limited, example: EXAMPLE_CHATBOT }),
     ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -109,7 +140,22 @@ const listChatbotsRoute = createRoute({
   middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
   request: { query: PageQuery },
   responses: {
-    200: jsonResponse(pageOf(ChatbotSchema, "ChatbotPage"), "Chatbots, newest first.", limited),
+    200: jsonResponse(pageOf(ChatbotSchema, "ChatbotPage"), "Chatbots, newest first.", {
+      ...limited,
+      example: examplePage(ChatbotSchema, [EXAMPLE_UPDATED_CHATBOT, {
+        id: "1e3c5a7f-9b2d-4c6e-8f0a-2b4d6f8a0c35",
+        user_id: EXAMPLE_IDS.user,
+        name: "Release notes writer",
+        description: null,
+        system_prompt: "Turn the user's change list into short release notes.",
+        models: ["echo-smart", "echo-fast"],
+        temperature: null,
+        context_fields: [],
+        require_consent: false,
+        created_at: "2026-11-21T16:40:00.000Z",
+        updated_at: "2026-11-21T16:40:00.000Z",
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -125,7 +171,10 @@ const getChatbotRoute = createRoute({
   middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
   request: { params: ChatbotParams },
   responses: {
-    200: jsonResponse(ChatbotSchema, "The chatbot.", limited),
+    200: jsonResponse(ChatbotSchema, "The chatbot.", {
+      ...limited,
+      example: EXAMPLE_UPDATED_CHATBOT,
+    }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -147,7 +196,10 @@ const updateChatbotRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(ChatbotSchema, "The updated chatbot.", limited),
+    200: jsonResponse(ChatbotSchema, "The updated chatbot.", {
+      ...limited,
+      example: EXAMPLE_UPDATED_CHATBOT,
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });

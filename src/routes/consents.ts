@@ -15,7 +15,7 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
   consent_request_id: z.uuid().max(36).openapi({
@@ -62,7 +62,15 @@ const respondToConsent = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", limited),
+    200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", {
+      ...limited,
+      example: {
+        consent_request_id: EXAMPLE_IDS.consentRequest,
+        status: "approved",
+        consent_token: "ct_rxm7EEfVMzE2mtCDsLp6zNgUfK0OjI5IyZTVnjHRIcY",
+        message: "Consent granted; revoke it any time with DELETE /v1/consents/{consent_id}.",
+      },
+    }),
     ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -78,7 +86,16 @@ const listConsentsRoute = createRoute({
   middleware: [requireAuth()] as const,
   request: { query: PageQuery },
   responses: {
-    200: jsonResponse(pageOf(ConsentSchema, "ConsentPage"), "Consents, newest first.", limited),
+    200: jsonResponse(pageOf(ConsentSchema, "ConsentPage"), "Consents, newest first.", {
+      ...limited,
+      example: examplePage(ConsentSchema, [{
+        id: EXAMPLE_IDS.consent,
+        chatbot_id: EXAMPLE_IDS.chatbot,
+        consent_request_id: EXAMPLE_IDS.consentRequest,
+        fields: ["display_name", "company"],
+        granted_at: "2026-11-23T12:11:30.000Z",
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });

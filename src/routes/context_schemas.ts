@@ -39,7 +39,7 @@ const ContextMessageSchema = z.object({
   role: z.enum(["user", "assistant", "system"]),
   content: z.string().max(1_000_000),
   model: z.string().max(100).nullable(),
-  status: z.enum(["complete", "incomplete", "error"]),
+  status: z.enum(["pending", "complete", "incomplete", "error"]),
   created_at: Timestamp,
 }).openapi("ContextMessage");
 

@@ -20,7 +20,15 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { ModelId, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import {
+  EXAMPLE_IDS,
+  examplePage,
+  ModelId,
+  pageOf,
+  PageQuery,
+  Timestamp,
+  uuid,
+} from "./shared_schemas.ts";
 
 /** getConversation returns at most this many messages: the latest ones. */
 const MAX_RETURNED_MESSAGES = 500;
@@ -46,8 +54,9 @@ const MessageSchema = z.object({
   role: z.enum(["user", "assistant", "system"]),
   content: AnswerText,
   model: ModelId.nullable(),
-  status: z.enum(["complete", "incomplete", "error"]).openapi({
-    description: "`incomplete`: the client left mid-stream; `error`: the model failed.",
+  status: z.enum(["pending", "complete", "incomplete", "error"]).openapi({
+    description: "`pending`: being generated right now; `incomplete`: the client left " +
+      "mid-stream (or the service stopped); `error`: the model failed.",
   }),
   finish_reason: z.string().max(64).nullable(),
   // A union, not .nullable(): on a named schema that emits allOf [$ref, {type: [object,
@@ -85,7 +94,26 @@ const listConversationsRoute = createRoute({
   middleware: [chatAuth] as const,
   request: { query: PageQuery },
   responses: {
-    200: jsonResponse(pageOf(ConversationSummary, "ConversationPage"), "Conversations.", limited),
+    200: jsonResponse(pageOf(ConversationSummary, "ConversationPage"), "Conversations.", {
+      ...limited,
+      example: examplePage(ConversationSummary, [{
+        id: EXAMPLE_IDS.chatbotConversation,
+        title: "How do I reset my password?",
+        chatbot_id: EXAMPLE_IDS.chatbot,
+        created_at: "2026-11-23T12:12:00.000Z",
+        updated_at: "2026-11-23T12:12:01.000Z",
+        message_count: 2,
+        last_message_preview: "Open Settings, then Security, and choose Reset password.",
+      }, {
+        id: EXAMPLE_IDS.qualityConversation,
+        title: "What is a capability-based security model?",
+        chatbot_id: null,
+        created_at: "2026-11-23T12:00:30.000Z",
+        updated_at: "2026-11-23T12:00:30.000Z",
+        message_count: 3,
+        last_message_preview: "A capability-based security model grants access through unforgeab",
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -102,7 +130,56 @@ const getConversationRoute = createRoute({
   middleware: [chatAuth] as const,
   request: { params: ConversationParams },
   responses: {
-    200: jsonResponse(ConversationDetail, "The conversation.", limited),
+    200: jsonResponse(ConversationDetail, "The conversation.", {
+      ...limited,
+      // A quality-mode turn: the prompt, then every model's answer, the selected one first.
+      example: {
+        id: EXAMPLE_IDS.qualityConversation,
+        title: "What is a capability-based security model?",
+        chatbot_id: null,
+        created_at: "2026-11-23T12:00:30.000Z",
+        updated_at: "2026-11-23T12:00:30.000Z",
+        message_count: 3,
+        messages: [{
+          id: "23d4b658-971a-4410-be81-873035ac553d",
+          role: "user",
+          content: "What is a capability-based security model?",
+          model: null,
+          status: "complete",
+          finish_reason: null,
+          usage: null,
+          cost_usd: null,
+          error: null,
+          selected: null,
+          created_at: "2026-11-23T12:00:30.000Z",
+        }, {
+          id: "bbb1c374-7eb1-4724-a0db-219cba78eeae",
+          role: "assistant",
+          content: "A capability-based security model grants access through unforgeable " +
+            "tokens (capabilities) held by the caller, not through identity checks.",
+          model: "gpt-4o",
+          status: "complete",
+          finish_reason: "stop",
+          usage: { input_tokens: 14, output_tokens: 27 },
+          cost_usd: 0.000305,
+          error: null,
+          selected: true,
+          created_at: "2026-11-23T12:00:30.000Z",
+        }, {
+          id: "7b16df8f-6b91-469b-b17e-9a8bc7798464",
+          role: "assistant",
+          content: "",
+          model: "gpt-4o-mini",
+          status: "error",
+          finish_reason: null,
+          usage: { input_tokens: 14, output_tokens: 0 },
+          cost_usd: 0.0000021,
+          error: { code: "timeout", message: "openai: request timed out" },
+          selected: false,
+          created_at: "2026-11-23T12:00:30.000Z",
+        }],
+      },
+    }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });

@@ -38,7 +38,7 @@ const getLiveness = createRoute({
   description: "Touches no dependency; for process supervisors.",
   security: [],
   responses: {
-    200: jsonResponse(LivenessSchema, "Alive."),
+    200: jsonResponse(LivenessSchema, "Alive.", { example: { status: "alive" } }),
     ...errorResponses([500]),
   },
 });
@@ -54,7 +54,7 @@ const getReadiness = createRoute({
     "READINESS_TIMEOUT_MS or the instance is shutting down.",
   security: [],
   responses: {
-    200: jsonResponse(ReadySchema, "Ready to take traffic."),
+    200: jsonResponse(ReadySchema, "Ready to take traffic.", { example: { status: "ready" } }),
     503: jsonResponse(NotReadySchema, "Not ready (database unreachable or draining)."),
     ...errorResponses([500]),
   },
@@ -69,7 +69,18 @@ const getHealth = createRoute({
   description: "503 only when the database is down; other failing components make it degraded.",
   security: [],
   responses: {
-    200: jsonResponse(HealthSchema, "Healthy or degraded."),
+    200: jsonResponse(HealthSchema, "Healthy or degraded.", {
+      example: {
+        status: "degraded",
+        version: VERSION,
+        uptime_s: 86_400,
+        components: {
+          database: { status: "up", latency_ms: 0.8 },
+          rate_limiter: { status: "down", latency_ms: 250, detail: "redis" },
+          llm_providers: { status: "up", latency_ms: 0, detail: "2/2 models available" },
+        },
+      },
+    }),
     503: jsonResponse(HealthSchema, "Unhealthy: the database is down."),
     ...errorResponses([500]),
   },

@@ -45,7 +45,36 @@ const listModelsRoute = createRoute({
     200: jsonResponse(
       z.object({ items: z.array(ModelSchema).max(1000) }).openapi("ModelList"),
       "Models, best rank first.",
-      { limited: true },
+      {
+        limited: true,
+        example: {
+          items: [{
+            id: "gpt-4o",
+            provider: "openai",
+            quality_rank: 1,
+            prices: { input_per_mtok: 2.5, output_per_mtok: 10 },
+            status: "available",
+            latency_ms: 1840,
+            development: false,
+          }, {
+            id: "gpt-4o-mini",
+            provider: "openai",
+            quality_rank: 2,
+            prices: { input_per_mtok: 0.15, output_per_mtok: 0.6 },
+            status: "degraded",
+            latency_ms: 720,
+            development: false,
+          }, {
+            id: "echo-fast",
+            provider: "echo",
+            quality_rank: 3,
+            prices: { input_per_mtok: 0, output_per_mtok: 0 },
+            status: "available",
+            latency_ms: null,
+            development: true,
+          }],
+        },
+      },
     ),
     ...errorResponses([401, 403, 429, 500], { limited: true }),
   },

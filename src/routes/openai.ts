@@ -123,6 +123,64 @@ const ChunkStream = z.string().max(100_000_000).openapi({
     '[{"index":0,"delta":{"content":"Bonjour"},"finish_reason":null}]}\n\ndata: [DONE]\n\n',
 });
 
+/** The completion of the request example, as JSON and as its chunks (with include_usage). */
+const EXAMPLE_COMPLETION: z.output<typeof ChatCompletion> = {
+  id: "chatcmpl-581b9499-3223-4acf-94c1-51b6c04e5cf9",
+  object: "chat.completion",
+  created: 1795435200,
+  model: "gpt-4o-mini",
+  choices: [{
+    index: 0,
+    message: {
+      role: "assistant",
+      content: "Access is granted by holding an unforgeable token (a capability), not by " +
+        "who you are.",
+      refusal: null,
+    },
+    finish_reason: "stop",
+    logprobs: null,
+  }],
+  usage: { prompt_tokens: 14, completion_tokens: 17, total_tokens: 31, cost_usd: 0.0000123 },
+  system_fingerprint: null,
+};
+
+function exampleChunks(): string {
+  const { id, created, model, usage } = EXAMPLE_COMPLETION;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    `data: ${
+      JSON.stringify({
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model,
+        system_fingerprint: null,
+        choices,
+        usage: null,
+        ...extra,
+      })
+    }\n\n`;
+  const delta = (d: Record<string, unknown>, finish: string | null = null) => ({
+    index: 0,
+    delta: d,
+    finish_reason: finish,
+    logprobs: null,
+  });
+  return [
+    chunk([delta({ role: "assistant", content: "" })]),
+    ...[
+      "Access is granted ",
+      "by holding an unforgeable token ",
+      "(a capability), ",
+      "not by ",
+      "who you are.",
+    ]
+      .map((content) => chunk([delta({ content })])),
+    chunk([delta({}, "stop")]),
+    chunk([], { usage }),
+    "data: [DONE]\n\n",
+  ].join("");
+}
+
 const ModelList = z.object({
   object: z.literal("list"),
   data: z.array(z.object({
@@ -205,8 +263,8 @@ const createChatCompletionRoute = createRoute({
         },
       },
       content: {
-        "application/json": { schema: ChatCompletion },
-        "text/event-stream": { schema: ChunkStream },
+        "application/json": { schema: ChatCompletion, example: EXAMPLE_COMPLETION },
+        "text/event-stream": { schema: ChunkStream, example: exampleChunks() },
       },
     },
     ...openAiErrors([400, 401, 403, 404, 413, 415, 422, 429, 500, 503]),
@@ -228,7 +286,31 @@ const listOpenAiModelsRoute = createRoute({
     200: {
       description: "The models.",
       headers: headersFor(200, { limited: true }),
-      content: { "application/json": { schema: ModelList } },
+      content: {
+        "application/json": {
+          schema: ModelList,
+          example: {
+            object: "list",
+            data: [
+              { id: "gpt-4o", object: "model", created: 1795435200, owned_by: "openai" },
+              { id: "gpt-4o-mini", object: "model", created: 1795435200, owned_by: "openai" },
+              { id: "echo-fast", object: "model", created: 1795435200, owned_by: "echo" },
+              {
+                id: "gatehouse/speed",
+                object: "model",
+                created: 1795435200,
+                owned_by: "gatehouse",
+              },
+              {
+                id: "gatehouse/balanced",
+                object: "model",
+                created: 1795435200,
+                owned_by: "gatehouse",
+              },
+            ],
+          } satisfies z.output<typeof ModelList>,
+        },
+      },
     },
     ...openAiErrors([401, 403, 429, 500]),
   },

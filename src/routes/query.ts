@@ -7,6 +7,7 @@ import { chatbotQueryBody, queryBody } from "../chat/responses.ts";
 import {
   AnswerSchema,
   AnswerText,
+  eventStreamExample,
   jsonOrEventStream,
   MessageText,
   StreamFlag,
@@ -17,7 +18,7 @@ import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
 import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
 import { errorResponses, jsonBody, limited } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { ModelId, Timestamp, uuid } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;
 const MAX_LISTED_MODELS = 20;
@@ -69,6 +70,25 @@ const QueryResponse = z.object({
   timestamp: Timestamp,
 }).openapi("QueryResponse");
 
+/** query's answer to its request example, as JSON and (the same) as the SSE `done` event. */
+const EXAMPLE_QUERY_ANSWER: z.output<typeof QueryResponse> = {
+  id: "5c0d9a7e-2b4f-4e31-8a6d-7f1b3c9e2d40",
+  conversation_id: EXAMPLE_IDS.conversation,
+  mode: "speed",
+  answers: [{
+    model: "echo-fast",
+    content: "Echo: What is a capability-based security model?",
+    finish_reason: "stop",
+    latency_ms: 3,
+    usage: { input_tokens: 11, output_tokens: 12 },
+    cost_usd: 0.0000059,
+    status: "complete",
+  }],
+  selected: 0,
+  usage: { input_tokens: 11, output_tokens: 12, cost_usd: 0.0000059 },
+  timestamp: "2026-11-23T12:00:00.000Z",
+};
+
 const ChatbotQueryBody = z.object({
   message: MessageText("How do I reset my password?"),
   conversation_id: z.uuid().max(36).optional(),
@@ -91,6 +111,33 @@ const ChatbotQueryResponse = z.object({
   timestamp: Timestamp,
 }).openapi("ChatbotQueryResponse");
 
+/** queryChatbot's answer to its request example (the chatbot of createChatbot's example). */
+const EXAMPLE_CHATBOT_ANSWER: z.output<typeof ChatbotQueryResponse> = {
+  chatbot_id: EXAMPLE_IDS.chatbot,
+  chatbot_name: "Support assistant",
+  conversation_id: EXAMPLE_IDS.chatbotConversation,
+  message_id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
+  user_message: "How do I reset my password?",
+  user_context: {
+    user_id: EXAMPLE_IDS.user,
+    user_profile: { display_name: "Ada", company: "Analytical Engines" },
+    preferences: {},
+    session_data: {
+      device: "desktop",
+      user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+      last_seen_at: "2026-11-23T12:11:58.000Z",
+      session_started_at: "2026-11-23T12:00:00.000Z",
+    },
+    conversation_context: [],
+    consents: [],
+    timestamp: "2026-11-23T12:12:00.000Z",
+  },
+  answer: "Open Settings, then Security, and choose Reset password.",
+  model: "gpt-4o",
+  usage: { input_tokens: 58, output_tokens: 13, cost_usd: 0.000275 },
+  timestamp: "2026-11-23T12:12:01.000Z",
+};
+
 const llmErrors = [400, 401, 403, 404, 413, 415, 422, 429, 500, 503] as const;
 
 const queryRoute = createRoute({
@@ -110,7 +157,27 @@ const queryRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonOrEventStream(QueryResponse, "The answers."),
+    200: jsonOrEventStream(QueryResponse, "The answers.", {
+      json: EXAMPLE_QUERY_ANSWER,
+      events: eventStreamExample([
+        ["meta", {
+          id: EXAMPLE_QUERY_ANSWER.id,
+          conversation_id: EXAMPLE_QUERY_ANSWER.conversation_id,
+          models: ["echo-fast"],
+        }],
+        ...["Echo: ", "What ", "is ", "a ", "capability-based ", "security ", "model?"].map((
+          delta,
+        ): [string, unknown] => ["chunk", { model: "echo-fast", delta }]),
+        ["usage", {
+          model: "echo-fast",
+          usage: { input_tokens: 11, output_tokens: 12 },
+          cost_usd: 0.0000059,
+          latency_ms: 3,
+          finish_reason: "stop",
+        }],
+        ["done", EXAMPLE_QUERY_ANSWER],
+      ]),
+    }),
     ...errorResponses([...llmErrors], limited),
   },
 });
@@ -131,7 +198,27 @@ const queryChatbotRoute = createRoute({
     body: jsonBody(ChatbotQueryBody, { message: "How do I reset my password?" }),
   },
   responses: {
-    200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer."),
+    200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer.", {
+      json: EXAMPLE_CHATBOT_ANSWER,
+      events: eventStreamExample([
+        ["meta", {
+          id: "208eaff9-f954-4145-95e2-17987e306ce5",
+          conversation_id: EXAMPLE_CHATBOT_ANSWER.conversation_id,
+          models: ["gpt-4o"],
+        }],
+        ...["Open Settings, ", "then Security, ", "and choose ", "Reset password."].map((
+          delta,
+        ): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
+        ["usage", {
+          model: "gpt-4o",
+          usage: { input_tokens: 58, output_tokens: 13 },
+          cost_usd: 0.000275,
+          latency_ms: 912,
+          finish_reason: "stop",
+        }],
+        ["done", EXAMPLE_CHATBOT_ANSWER],
+      ]),
+    }),
     ...errorResponses([...llmErrors], limited),
   },
 });

@@ -103,12 +103,15 @@ export function errorResponses<S extends ErrorStatus>(
 export function jsonResponse<T extends z.ZodType>(
   schema: T,
   description: string,
-  options: ResponseOptions = {},
+  options: ResponseOptions & { example?: z.output<T> } = {},
 ) {
+  const { example, ...rest } = options;
   return {
     description,
-    headers: headersFor(200, options),
-    content: { "application/json": { schema } },
+    headers: headersFor(200, rest),
+    content: {
+      "application/json": { schema, ...(example === undefined ? {} : { example }) },
+    },
   };
 }
 

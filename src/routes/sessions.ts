@@ -16,7 +16,7 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { bearerOnly } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 const LogoutBody = z.object({
   all_sessions: z.boolean().optional().openapi({
@@ -66,7 +66,26 @@ const listSessions = createRoute({
     200: jsonResponse(
       pageOf(SessionSchema, "SessionPage"),
       "Sessions, most recently used first.",
-      limited,
+      {
+        ...limited,
+        example: examplePage(SessionSchema, [{
+          id: EXAMPLE_IDS.session,
+          created_at: "2026-11-23T12:00:00.000Z",
+          last_used_at: "2026-11-23T12:14:05.000Z",
+          expires_at: "2026-12-23T12:00:00.000Z",
+          user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+          ip: "198.51.100.7",
+          current: true,
+        }, {
+          id: "c2a4e6f8-1b3d-4e5f-9a7b-8c0d2e4f6a81",
+          created_at: "2026-11-20T08:30:00.000Z",
+          last_used_at: "2026-11-22T17:45:12.000Z",
+          expires_at: "2026-12-20T08:30:00.000Z",
+          user_agent: "curl/8.11.1",
+          ip: "203.0.113.24",
+          current: false,
+        }]),
+      },
     ),
     ...errorResponses([400, 422, ...authErrors], limited),
   },

@@ -2,11 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { CostUsd, Count } from "./chat_schemas.ts";
-import { summarizeUsage } from "../db/usage.ts";
+import { listUsageRecords, summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
+import type { Principal } from "../principal.ts";
 import { actsAsAdmin } from "../auth/access.ts";
 import { errorResponses, jsonResponse } from "./responses.ts";
 import { anyCredential } from "./security.ts";
+import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
 
 const DEFAULT_RANGE_DAYS = 30;
 const MAX_RANGE_DAYS = 366;
@@ -84,10 +86,176 @@ const getUsageRoute = createRoute({
   responses: {
     200: jsonResponse(UsageReport, "Usage rows, their totals and the period covered.", {
       limited: true,
+      example: {
+        items: [
+          {
+            key: "2026-11-22",
+            requests: 3,
+            input_tokens: 120,
+            output_tokens: 310,
+            cost_usd: 0.000136,
+          },
+          {
+            key: "2026-11-23",
+            requests: 2,
+            input_tokens: 80,
+            output_tokens: 95,
+            cost_usd: 0.000046,
+          },
+        ],
+        totals: { requests: 5, input_tokens: 200, output_tokens: 405, cost_usd: 0.000182 },
+        from: "2026-10-24T12:00:00.000Z",
+        to: "2026-11-23T12:00:00.000Z",
+        group_by: "day",
+      },
     }),
     ...errorResponses([400, 401, 403, 422, 429, 500], { limited: true }),
   },
 });
+
+const QuotaItem = z.object({
+  policy: z.enum(["tokens_per_day", "usd_per_day", "usd_per_month"]),
+  scope: z.enum(["user", "api_key"]),
+  unit: z.enum(["tokens", "usd"]),
+  limit: z.number().min(0).max(1e15).openapi({ example: 200000 }),
+  used: z.number().min(0).max(1e15).openapi({ example: 1520 }),
+  reserved: z.number().min(0).max(1e15).openapi({
+    description: "Held by model calls in flight (their worst case).",
+    example: 1024,
+  }),
+  remaining: z.number().min(0).max(1e15).openapi({ example: 197456 }),
+  period_start: z.number().int().min(0).max(1e11).openapi({
+    format: "int64",
+    description: "Unix seconds (UTC day or month start).",
+    example: 1795996800,
+  }),
+  reset: z.number().int().min(0).max(1e11).openapi({
+    format: "int64",
+    description: "Unix seconds when the period ends.",
+    example: 1796083200,
+  }),
+}).openapi("Quota");
+
+const QuotasQuery = z.object({
+  user_id: z.uuid().max(36).optional().openapi({
+    description: "Admin only: another user's limits (others' ids are 404).",
+  }),
+});
+
+const getQuotasRoute = createRoute({
+  method: "get",
+  path: "/v1/usage/quotas",
+  operationId: "getQuotas",
+  tags: ["usage"],
+  summary: "Token quotas and USD budgets that apply now, with what is used",
+  description: "Every limit that applies to the caller: the tier's `tokens_per_day` (and " +
+    "USD per day / month when set), the user's budgets, and with an API key that key's " +
+    "budgets. USD amounts are exact to 6 decimals; `remaining` never goes below 0.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
+  request: { query: QuotasQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ items: z.array(QuotaItem).max(8) }).openapi("Quotas"),
+      "The limits.",
+      {
+        limited: true,
+        example: {
+          items: [{
+            policy: "tokens_per_day",
+            scope: "user",
+            unit: "tokens",
+            limit: 200000,
+            used: 1520,
+            reserved: 1024,
+            remaining: 197456,
+            period_start: 1795996800,
+            reset: 1796083200,
+          }, {
+            policy: "usd_per_day",
+            scope: "api_key",
+            unit: "usd",
+            limit: 2.5,
+            used: 0.000165,
+            reserved: 0,
+            remaining: 2.499835,
+            period_start: 1795996800,
+            reset: 1796083200,
+          }],
+        },
+      },
+    ),
+    ...errorResponses([400, 401, 403, 404, 422, 429, 500, 503], { limited: true }),
+  },
+});
+
+const UsageRecord = z.object({
+  id: z.uuid().max(36),
+  occurred_at: Timestamp,
+  model: z.string().max(128).openapi({ example: "echo-fast" }),
+  api_key_id: z.uuid().max(36).nullable(),
+  conversation_id: z.uuid().max(36).nullable(),
+  input_tokens: Count(12),
+  output_tokens: Count(30),
+  cost_usd: CostUsd,
+  usage_source: z.enum(["provider", "estimated"]).openapi({
+    description: "`provider`: counts the provider reported; `estimated`: ceil(characters / 4) " +
+      "of the prompt and of what was delivered (disconnect, failure, cut stream, crash).",
+  }),
+  status: z.enum(["pending", "complete", "incomplete", "error"]).openapi({
+    description: "`pending`: the call is running now.",
+  }),
+}).openapi("UsageRecord");
+
+const RecordsQuery = PageQuery.extend({
+  from: DateOrTime(`Start (inclusive). Default: ${DEFAULT_RANGE_DAYS} days before \`to\`.`),
+  to: DateOrTime("End: a date includes that whole day (UTC); a date-time is exclusive."),
+  user_id: z.uuid().max(36).optional().openapi({
+    description: "Admin only: another user's ledger (others' ids are 404).",
+  }),
+});
+
+const listUsageRecordsRoute = createRoute({
+  method: "get",
+  path: "/v1/usage/records",
+  operationId: "listUsageRecords",
+  tags: ["usage"],
+  summary: "The usage ledger: one row per model call",
+  description: "Newest first, paged. Refused calls never reached a model and have no row.",
+  security: anyCredential,
+  middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
+  request: { query: RecordsQuery },
+  responses: {
+    200: jsonResponse(pageOf(UsageRecord, "UsageRecordPage"), "Ledger rows.", {
+      limited: true,
+      example: {
+        items: [{
+          id: "0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10",
+          occurred_at: "2026-11-23T12:03:02.000Z",
+          model: "echo-smart",
+          api_key_id: null,
+          conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+          input_tokens: 5,
+          output_tokens: 7,
+          cost_usd: 0.000033,
+          usage_source: "provider",
+          status: "complete",
+        }],
+        limit: 20,
+        offset: 0,
+        total: 1,
+      },
+    }),
+    ...errorResponses([400, 401, 403, 404, 422, 429, 500], { limited: true }),
+  },
+});
+
+/** The user whose data is read: the caller, or for an admin anyone (others: 404). */
+function targetUser(principal: Principal, userId: string | undefined): string {
+  if (!userId || userId === principal.userId) return principal.userId;
+  if (!actsAsAdmin(principal)) throw new ApiError("not_found", "No such user.");
+  return userId;
+}
 
 /** `to` as an exclusive bound: a bare date means the end of that day. */
 function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
@@ -109,6 +277,49 @@ function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date 
 }
 
 export function registerUsageRoutes(app: App): void {
+  app.openapi(getQuotasRoute, async (c) => {
+    const { spend } = c.get("services");
+    const principal = c.get("principal");
+    const userId = targetUser(principal, c.req.valid("query").user_id);
+    // With a key: the user's limits and that key's; for another user: theirs only.
+    const apiKeyId = userId === principal.userId ? principal.apiKeyId : undefined;
+    let items;
+    try {
+      items = await spend.quotas(await spend.limitsOf({ userId, apiKeyId }));
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError(
+        "service_unavailable",
+        "Spend limits cannot be read right now.",
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+    return c.json({
+      items: items.map(({ user_id: _u, api_key_id: _k, ...item }) => item),
+    }, 200);
+  });
+
+  app.openapi(listUsageRecordsRoute, async (c) => {
+    const principal = c.get("principal");
+    const query = c.req.valid("query");
+    const userId = targetUser(principal, query.user_id);
+    const { items, total } = await listUsageRecords(c.get("services").sql, {
+      userId,
+      ...rangeOf(query),
+      limit: query.limit,
+      offset: query.offset,
+    });
+    return c.json({
+      items: items.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString() })),
+      limit: query.limit,
+      offset: query.offset,
+      total,
+    }, 200);
+  });
+
   app.openapi(getUsageRoute, async (c) => {
     const principal = c.get("principal");
     const query = c.req.valid("query");

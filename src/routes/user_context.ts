@@ -15,7 +15,7 @@ import { UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
 import { authErrors, errorResponses, jsonBody, jsonResponse, limited } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { intQuery, Timestamp } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, intQuery, Timestamp } from "./shared_schemas.ts";
 import { UserParams } from "./users.ts";
 
 const MAX_PROFILE_DATA_CHARS = 16_000;
@@ -68,7 +68,16 @@ const putUserDetails = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(UserDetailsSchema, "The stored details.", limited),
+    200: jsonResponse(UserDetailsSchema, "The stored details.", {
+      ...limited,
+      example: {
+        user_id: EXAMPLE_IDS.user,
+        profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
+        preferences: { tone: "brief", language: "en" },
+        profile_data: null,
+        updated_at: "2026-11-23T12:20:00.000Z",
+      },
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -89,7 +98,43 @@ const getUserContext = createRoute({
   ] as const,
   request: { params: UserParams, query: ContextQuery },
   responses: {
-    200: jsonResponse(UserContextSchema, "The context.", limited),
+    200: jsonResponse(UserContextSchema, "The context.", {
+      ...limited,
+      // With `chatbot_id` (context_fields display_name and company) and `conversation_id`.
+      example: {
+        user_id: EXAMPLE_IDS.user,
+        user_profile: { display_name: "Ada", company: "Analytical Engines" },
+        preferences: {},
+        session_data: {
+          device: "desktop",
+          user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+          last_seen_at: "2026-11-23T12:14:05.000Z",
+          session_started_at: "2026-11-23T12:00:00.000Z",
+        },
+        conversation_context: [{
+          id: "208eaff9-f954-4145-95e2-17987e306ce5",
+          role: "user",
+          content: "How do I reset my password?",
+          model: null,
+          status: "complete",
+          created_at: "2026-11-23T12:12:00.000Z",
+        }, {
+          id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
+          role: "assistant",
+          content: "Open Settings, then Security, and choose Reset password.",
+          model: "echo-smart",
+          status: "complete",
+          created_at: "2026-11-23T12:12:01.000Z",
+        }],
+        consents: [{
+          consent_id: EXAMPLE_IDS.consent,
+          chatbot_id: EXAMPLE_IDS.chatbot,
+          fields: ["display_name", "company"],
+          granted_at: "2026-11-23T12:11:30.000Z",
+        }],
+        timestamp: "2026-11-23T12:15:00.000Z",
+      },
+    }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });

@@ -21,6 +21,9 @@ import {
 } from "./responses.ts";
 import { anyCredential, bearerOnly } from "./security.ts";
 import {
+  BudgetUsd,
+  EXAMPLE_USER,
+  examplePage,
   pageOf,
   PageQuery,
   RoleSchema,
@@ -44,12 +47,24 @@ const UpdateUserBody = z.object({
   disabled: z.boolean().optional().openapi({
     description: "Admin only; disabling revokes every session.",
   }),
+  budget_usd_per_day: BudgetUsd.nullable().optional().openapi({
+    description: "Admin only: USD per UTC day over all of the user's credentials; null clears.",
+  }),
+  budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
+    description: "Admin only: USD per UTC month over all of the user's credentials; null clears.",
+  }),
 }).strict().openapi("UpdateUserRequest", {
   description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
 });
 
 /** Fields only an admin may send, even about themselves. */
-const PRIVILEGED_FIELDS = ["role", "tier", "disabled"] as const;
+const PRIVILEGED_FIELDS = [
+  "role",
+  "tier",
+  "disabled",
+  "budget_usd_per_day",
+  "budget_usd_per_month",
+] as const;
 
 const ListUsersQuery = PageQuery.extend({
   q: z.string().trim().min(1).max(254).optional().openapi({
@@ -57,6 +72,15 @@ const ListUsersQuery = PageQuery.extend({
     example: "ada",
   }),
 });
+
+/** The user after updateUser's request example. */
+const EXAMPLE_UPDATED_USER: z.output<typeof UserSchema> = {
+  ...EXAMPLE_USER,
+  first_name: "Ada",
+  last_name: "Lovelace",
+  company: "Analytical Engines",
+  updated_at: "2026-11-23T12:20:00.000Z",
+};
 
 export const UserParams = z.object({ user_id: uuid("user_id") });
 
@@ -71,7 +95,23 @@ const listUsersRoute = createRoute({
   middleware: [requireAuth({ scopes: ["profile:read"], minRole: "moderator" })] as const,
   request: { query: ListUsersQuery },
   responses: {
-    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", limited),
+    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", {
+      ...limited,
+      example: examplePage(UserSchema, [EXAMPLE_UPDATED_USER, {
+        ...EXAMPLE_USER,
+        id: "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+        email: "adam.smith@example.com",
+        display_name: "Adam",
+        first_name: "Adam",
+        last_name: "Smith",
+        company: null,
+        job_title: "Economist",
+        role: "moderator",
+        tier: "pro",
+        created_at: "2026-11-20T09:15:00.000Z",
+        updated_at: "2026-11-21T10:00:00.000Z",
+      }]),
+    }),
     ...errorResponses([400, 422, ...authErrors], limited),
   },
 });
@@ -87,7 +127,7 @@ const getUserRoute = createRoute({
   middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
   request: { params: UserParams },
   responses: {
-    200: jsonResponse(UserSchema, "The user.", limited),
+    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_UPDATED_USER }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -97,7 +137,8 @@ const updateUserRoute = createRoute({
   path: "/v1/users/{user_id}",
   operationId: "updateUser",
   tags: ["users"],
-  summary: "Update a user's names, company and job title (admins: also role, tier, disabled)",
+  summary:
+    "Update a user's names, company and job title (admins: also role, tier, disabled, budgets)",
   description:
     "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
   security: anyCredential,
@@ -111,7 +152,10 @@ const updateUserRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(UserSchema, "The updated user.", limited),
+    200: jsonResponse(UserSchema, "The updated user.", {
+      ...limited,
+      example: EXAMPLE_UPDATED_USER,
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -151,6 +195,15 @@ async function applyPrivilegeChanges(
   if (roleChanged) await record("user.role_change", { from: before.role, to: after.role });
   if (disabledNow) await record("user.disable");
   if (before.disabled && !after.disabled) await record("user.enable");
+  if (
+    before.budget_usd_per_day !== after.budget_usd_per_day ||
+    before.budget_usd_per_month !== after.budget_usd_per_month
+  ) {
+    await record("user.budget_change", {
+      from: [before.budget_usd_per_day, before.budget_usd_per_month],
+      to: [after.budget_usd_per_day, after.budget_usd_per_month],
+    });
+  }
   if (before.tier !== after.tier) {
     await record("user.tier_change", { from: before.tier, to: after.tier });
   }

@@ -31,7 +31,7 @@ import {
   noContentResponse,
 } from "./responses.ts";
 import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** At most this many endpoints per user. */
 export const MAX_WEBHOOKS_PER_USER = 20;
@@ -79,6 +79,27 @@ const CreatedWebhookSchema = WebhookSchema.extend({
     description: "Signing secret (`whsec_` + base64 of 32 bytes). Shown only in this response.",
   }),
 }).openapi("CreatedWebhook");
+
+/** The endpoint createWebhook's request example makes. */
+const EXAMPLE_WEBHOOK: z.output<typeof WebhookSchema> = {
+  id: EXAMPLE_IDS.webhook,
+  user_id: EXAMPLE_IDS.user,
+  url: "https://hooks.example.com/gatehouse",
+  events: ["quota.threshold", "security.login_locked"],
+  description: "Alerts for the ops channel",
+  all_users: false,
+  disabled: false,
+  disabled_at: null,
+  created_at: "2026-11-23T12:30:00.000Z",
+  updated_at: "2026-11-23T12:30:00.000Z",
+};
+
+/** The same endpoint after updateWebhook's request example. */
+const EXAMPLE_UPDATED_WEBHOOK: z.output<typeof WebhookSchema> = {
+  ...EXAMPLE_WEBHOOK,
+  events: ["quota.threshold"],
+  updated_at: "2026-11-23T12:31:00.000Z",
+};
 
 const CreateBody = z.object({
   url: Url,
@@ -145,7 +166,10 @@ const createWebhookRoute = createRoute({
     }),
   },
   responses: {
-    201: jsonResponse(CreatedWebhookSchema, "Created; `secret` is shown only here.", limited),
+    201: jsonResponse(CreatedWebhookSchema, "Created; `secret` is shown only here.", {
+      ...limited,
+      example: { ...EXAMPLE_WEBHOOK, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc=" },
+    }),
     ...errorResponses([400, 409, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -161,7 +185,21 @@ const listWebhooksRoute = createRoute({
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
   request: { query: ListQuery },
   responses: {
-    200: jsonResponse(pageOf(WebhookSchema, "WebhookPage"), "Endpoints.", limited),
+    200: jsonResponse(pageOf(WebhookSchema, "WebhookPage"), "Endpoints.", {
+      ...limited,
+      example: examplePage(WebhookSchema, [EXAMPLE_WEBHOOK, {
+        id: "3c5e7a9b-1d2f-4a6c-8e0b-4d6f8a0c2e57",
+        user_id: EXAMPLE_IDS.user,
+        url: "https://ci.example.org/hooks/gatehouse",
+        events: ["api_key.expiring"],
+        description: null,
+        all_users: false,
+        disabled: true,
+        disabled_at: "2026-11-22T03:14:00.000Z",
+        created_at: "2026-11-18T10:00:00.000Z",
+        updated_at: "2026-11-22T03:14:00.000Z",
+      }]),
+    }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -177,7 +215,7 @@ const getWebhookRoute = createRoute({
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
   request: { params: Params },
   responses: {
-    200: jsonResponse(WebhookSchema, "The endpoint.", limited),
+    200: jsonResponse(WebhookSchema, "The endpoint.", { ...limited, example: EXAMPLE_WEBHOOK }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });
@@ -197,7 +235,10 @@ const updateWebhookRoute = createRoute({
     body: jsonBody(UpdateBody, { events: ["quota.threshold"], disabled: false }),
   },
   responses: {
-    200: jsonResponse(WebhookSchema, "The endpoint.", limited),
+    200: jsonResponse(WebhookSchema, "The endpoint.", {
+      ...limited,
+      example: EXAMPLE_UPDATED_WEBHOOK,
+    }),
     ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
   },
 });
@@ -230,7 +271,10 @@ const testWebhookRoute = createRoute({
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
   request: { params: Params },
   responses: {
-    202: jsonResponse(TestAccepted, "Queued.", limited),
+    202: jsonResponse(TestAccepted, "Queued.", {
+      ...limited,
+      example: { event_id: EXAMPLE_IDS.webhookEvent },
+    }),
     ...errorResponses([400, 404, 409, 422, ...authErrors], limited),
   },
 });
@@ -247,7 +291,30 @@ const listDeliveriesRoute = createRoute({
   middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
   request: { params: Params, query: PageQuery },
   responses: {
-    200: jsonResponse(pageOf(DeliverySchema, "WebhookDeliveryPage"), "Deliveries.", limited),
+    200: jsonResponse(pageOf(DeliverySchema, "WebhookDeliveryPage"), "Deliveries.", {
+      ...limited,
+      example: examplePage(DeliverySchema, [{
+        id: "d15cf92d-5591-4f2f-be61-ae9833a836f4",
+        event_id: EXAMPLE_IDS.webhookEvent,
+        type: "webhook.test",
+        attempt: 2,
+        status: "pending",
+        response_status: 502,
+        next_attempt_at: "2026-11-23T12:37:00.000Z",
+        last_attempt_at: "2026-11-23T12:32:00.000Z",
+        created_at: "2026-11-23T12:31:30.000Z",
+      }, {
+        id: "9f1b3d5e-7a2c-4e6f-8b0d-1c3e5a7b9d24",
+        event_id: "6a8c0e2f-4b1d-4f3a-9c5e-7d9f1b3a5c80",
+        type: "quota.threshold",
+        attempt: 1,
+        status: "delivered",
+        response_status: 204,
+        next_attempt_at: null,
+        last_attempt_at: "2026-11-23T09:00:02.000Z",
+        created_at: "2026-11-23T09:00:01.000Z",
+      }]),
+    }),
     ...errorResponses([400, 404, 422, ...authErrors], limited),
   },
 });

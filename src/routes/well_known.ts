@@ -24,7 +24,20 @@ const getJwks = createRoute({
   description: "Empty under HS256. Current and still-accepted previous keys otherwise.",
   security: publicAccess,
   responses: {
-    200: jsonResponse(JwksSchema, "The key set."),
+    200: jsonResponse(JwksSchema, "The key set.", {
+      // Under ES256; the key set is empty under HS256.
+      example: {
+        keys: [{
+          kty: "EC",
+          kid: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+          alg: "ES256",
+          use: "sig",
+          crv: "P-256",
+          x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        }],
+      },
+    }),
     ...errorResponses([500]),
   },
 });

@@ -121,8 +121,8 @@ export async function startTestApp(
     app,
     services,
     config,
-    log: captured,
     schema: schema?.schema,
+    log: captured,
     request,
     json: (method, path, body, init = {}) => {
       const { token, ...rest } = init;
@@ -146,5 +146,48 @@ export async function startTestApp(
         await deleteKeys(TEST_REDIS_URL, `${config.RATE_LIMIT_PREFIX}:*`);
       }
     },
+  };
+}
+
+/**
+ * A second instance of `h`'s service: same database schema, same limiter
+ * prefix and secrets, its own process-level state (caches, pools, counters in
+ * memory). Real Postgres only; closed before `h`.
+ */
+export async function startTwinApp(h: TestApp): Promise<TestApp> {
+  if (!h.schema) throw new Error("startTwinApp needs a real Postgres (TEST_DATABASE_URL)");
+  const { logger, captured } = captureLogger();
+  const services = await createServices(h.config, {
+    log: logger,
+    schema: h.schema,
+    skipMigrations: true,
+  });
+  const app = createApp(services);
+  const request = (path: string, init: RequestInit & { ip?: string } = {}) => {
+    const { ip, ...rest } = init;
+    return Promise.resolve(
+      app.request(path, rest, { remoteAddr: { hostname: ip ?? "203.0.113.11" } }),
+    );
+  };
+  return {
+    app,
+    services,
+    config: h.config,
+    schema: h.schema,
+    log: captured,
+    request,
+    json: (method, path, body, init = {}) => {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (body !== undefined) headers.set("content-type", "application/json");
+      if (token) headers.set("authorization", `Bearer ${token}`);
+      return request(path, {
+        ...rest,
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+    close: () => services.close(),
   };
 }
