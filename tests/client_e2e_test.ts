@@ -17,20 +17,7 @@ import {
 import { generateSchemaTypes, SCHEMA_FILE } from "../scripts/client_codegen.ts";
 import { startServer } from "../src/server.ts";
 import { startTestApp } from "./support/harness.ts";
-
-/** Reads an SSE body into its events. */
-async function readEvents(
-  body: ReadableStream<Uint8Array>,
-): Promise<{ event: string; data: string }[]> {
-  const text = await new Response(body).text();
-  return text.split("\n\n").filter((block) => /^event:/m.test(block)).map((block) => ({
-    event: /^event: ?(.*)$/m.exec(block)?.[1] ?? "",
-    data: block.split("\n").filter((l) => l.startsWith("data:")).map((l) =>
-      l.replace(/^data: ?/, "")
-    )
-      .join("\n"),
-  }));
-}
+import { parseSse } from "./support/sse.ts";
 
 /** Streaming operations declare JSON and SSE bodies; a JSON call gets the object. */
 function json<T>(data: T | string | undefined): T {
@@ -110,11 +97,12 @@ async function journey(t: Deno.TestContext, baseUrl: string): Promise<void> {
       });
       assert.equal(res.response.status, 200);
       assert.match(res.response.headers.get("content-type") ?? "", /text\/event-stream/);
-      const events = await readEvents(res.data as unknown as ReadableStream<Uint8Array>);
+      const body = res.data as unknown as ReadableStream<Uint8Array>;
+      const { events } = parseSse(await new Response(body).text());
       assert.equal(events[0]?.event, "meta");
       assert.equal(events.at(-1)?.event, "done");
-      const text = events.filter((e) => e.event === "chunk").map((e) => JSON.parse(e.data).delta)
-        .join("");
+      const text = events.filter((e) => e.event === "chunk")
+        .map((e) => (e.data as { delta: string }).delta).join("");
       assert.match(text, /stream me please/);
     });
 

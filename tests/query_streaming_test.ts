@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
-import { eventually, parseSse, sseEvents, startAppWithMock } from "./support/chat.ts";
+import { eventually, startAppWithMock } from "./support/chat.ts";
+import { parseSse, sseEvents } from "./support/sse.ts";
 import { startTestApp } from "./support/harness.ts";
 import { registerUser } from "./support/users.ts";
 

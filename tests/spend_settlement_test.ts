@@ -9,7 +9,8 @@ import postgres from "postgres";
 import { loadConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
 import { createServices } from "../src/services.ts";
-import { eventually, sseEvents, startAppWithMock } from "./support/chat.ts";
+import { eventually, startAppWithMock } from "./support/chat.ts";
+import { sseEvents } from "./support/sse.ts";
 import {
   captureLogger,
   TEST_DATABASE_URL,

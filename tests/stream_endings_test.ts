@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import OpenAI, { APIError } from "openai";
 import { startServer } from "../src/server.ts";
-import { parseSse, startAppWithMock } from "./support/chat.ts";
+import { startAppWithMock } from "./support/chat.ts";
+import { parseSse } from "./support/sse.ts";
 import type { MockModel } from "./support/mock_openai_server.ts";
 import type { TestApp } from "./support/harness.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";

@@ -93,6 +93,31 @@ export interface StartOptions {
   keepSchema?: boolean;
 }
 
+/** The one request helper: in-process requests as if from `defaultIp`, and their JSON form. */
+export function requestHelpers(app: App, defaultIp: string): Pick<TestApp, "request" | "json"> {
+  const request: TestApp["request"] = (path, init = {}) => {
+    const { ip, ...rest } = init;
+    return Promise.resolve(
+      app.request(path, rest, { remoteAddr: { hostname: ip ?? defaultIp } }),
+    );
+  };
+  return {
+    request,
+    json: (method, path, body, init = {}) => {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (body !== undefined) headers.set("content-type", "application/json");
+      if (token) headers.set("authorization", `Bearer ${token}`);
+      return request(path, {
+        ...rest,
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+  };
+}
+
 export async function startTestApp(
   overrides: Record<string, string> = {},
   options: StartOptions = {},
@@ -111,31 +136,13 @@ export async function startTestApp(
   });
   const app = createApp(services);
   options.extend?.(app);
-  const request = (path: string, init: RequestInit & { ip?: string } = {}) => {
-    const { ip, ...rest } = init;
-    return Promise.resolve(
-      app.request(path, rest, { remoteAddr: { hostname: ip ?? "203.0.113.10" } }),
-    );
-  };
   return {
     app,
     services,
     config,
     schema: schema?.schema,
     log: captured,
-    request,
-    json: (method, path, body, init = {}) => {
-      const { token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (body !== undefined) headers.set("content-type", "application/json");
-      if (token) headers.set("authorization", `Bearer ${token}`);
-      return request(path, {
-        ...rest,
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    },
+    ...requestHelpers(app, "203.0.113.10"),
     close: async () => {
       await services.close();
       if (!options.keepSchema) await schema?.drop();
@@ -163,31 +170,13 @@ export async function startTwinApp(h: TestApp): Promise<TestApp> {
     skipMigrations: true,
   });
   const app = createApp(services);
-  const request = (path: string, init: RequestInit & { ip?: string } = {}) => {
-    const { ip, ...rest } = init;
-    return Promise.resolve(
-      app.request(path, rest, { remoteAddr: { hostname: ip ?? "203.0.113.11" } }),
-    );
-  };
   return {
     app,
     services,
     config: h.config,
     schema: h.schema,
     log: captured,
-    request,
-    json: (method, path, body, init = {}) => {
-      const { token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (body !== undefined) headers.set("content-type", "application/json");
-      if (token) headers.set("authorization", `Bearer ${token}`);
-      return request(path, {
-        ...rest,
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    },
+    ...requestHelpers(app, "203.0.113.11"),
     close: () => services.close(),
   };
 }
