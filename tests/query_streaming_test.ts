@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { eventually, parseSse, sseEvents, startAppWithMock } from "./support/chat.ts";
 import { startTestApp } from "./support/harness.ts";
@@ -102,14 +101,14 @@ Deno.test("query streaming: keep-alive, failures and the stream cap", async (t) 
       });
 
     await t.step("silences are filled with keep-alive comments", async () => {
-      chatRuntime(h.services).keepAliveMs = 30;
+      h.services.chat.keepAliveMs = 30;
       try {
         const res = await stream({ prompt: "slowly", models: ["m-slow"] });
         const { events, comments } = parseSse(await res.text());
         assert.ok(comments.includes("keep-alive"), `comments: ${comments}`);
         assert.equal(events.at(-1)!.event, "done");
       } finally {
-        chatRuntime(h.services).keepAliveMs = 15_000;
+        h.services.chat.keepAliveMs = 15_000;
       }
     });
 
