@@ -30,7 +30,7 @@ import {
 import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
-import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
+import { assembleClientPrompt, assemblePrompt } from "./prompt.ts";
 import type { ChatService } from "./service.ts";
 
 export interface TurnInput {
@@ -125,22 +125,24 @@ export class Turn {
       : null;
     const chatbot = await resolveChatbot(chat, principal, input.chatbotId, conversation);
 
+    // The history is read once, the same way with or without a chatbot; the
+    // chatbot's user context is built over it.
+    const history = conversation
+      ? await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES)
+      : [];
     let userContext: UserContext | null = null;
     let requiresConsent: ConsentRequirement | undefined;
-    let history: HistoryEntry[] = [];
     if (chatbot) {
       const built = await buildUserContext(sql, {
         userId: principal.userId,
         chatbot,
         conversationId: conversation?.id ?? null,
         maxMessages: MAX_CONTEXT_MESSAGES,
+        history,
         principal,
       });
       userContext = built.context;
       requiresConsent = built.requiresConsent;
-      history = built.context.conversation_context;
-    } else if (conversation) {
-      history = await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES);
     }
 
     const conversationId = conversation?.id ?? crypto.randomUUID();
@@ -278,7 +280,7 @@ async function findOwnConversation(
     conversationId,
     conversationScopeOf(principal),
   );
-  if (!conversation) throw new ApiError("not_found", "No such conversation.");
+  if (!conversation) throw ApiError.notFound("conversation");
   return conversation;
 }
 
@@ -294,17 +296,15 @@ async function resolveChatbot(
   conversation: ConversationRow | null,
 ): Promise<ChatbotRow | null> {
   if (requested && conversation && conversation.chatbot_id !== requested) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{
-        path: ["chatbot_id"],
-        message: "the conversation belongs to another chatbot (or to none)",
-      }],
-    });
+    throw ApiError.invalid(
+      "chatbot_id",
+      "the conversation belongs to another chatbot (or to none)",
+    );
   }
   const chatbotId = requested ?? conversation?.chatbot_id ?? principal.chatbotId ?? null;
   if (!chatbotId) return null;
   const chatbot = await findChatbot(chat.sql, chatbotId, chatbotScopeOf(principal));
-  if (!chatbot) throw new ApiError("not_found", "No such chatbot.");
+  if (!chatbot) throw ApiError.notFound("chatbot");
   return chatbot;
 }
 

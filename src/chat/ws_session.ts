@@ -197,13 +197,11 @@ export class ChatSocket {
     // The same refusal as every HTTP operation: text Postgres cannot store.
     const unstorable = unstorableInputIssues(json);
     if (unstorable.length > 0) {
-      throw new ApiError("validation_error", undefined, { issues: unstorable });
+      throw ApiError.issues(unstorable);
     }
     const parsed = ClientMessage.safeParse(json);
     if (!parsed.success) {
-      throw new ApiError("validation_error", undefined, {
-        issues: parsed.error.issues.map((i) => ({ path: i.path, message: i.message })),
-      });
+      throw ApiError.issues(parsed.error.issues);
     }
     return parsed.data;
   }
