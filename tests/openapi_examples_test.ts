@@ -200,6 +200,21 @@ Deno.test("OpenAPI: every response example is what the route's own schema answer
         const text = events.filter(([event]) => event === "chunk")
           .map(([, data]) => (data as { delta: string }).delta).join("");
         assert.ok(stringsIn(json).includes(text), `${e.where}: chunks do not spell the answer`);
+        // The per-model `usage` events add up to the answer's total usage.
+        const perModel = events.filter(([event]) => event === "usage").map(([, data]) =>
+          data as { usage: { input_tokens: number; output_tokens: number }; cost_usd: number }
+        );
+        const sum = (f: (u: (typeof perModel)[number]) => number) =>
+          Math.round(perModel.reduce((total, u) => total + f(u), 0) * 1e9) / 1e9;
+        assert.deepEqual(
+          {
+            input_tokens: sum((u) => u.usage.input_tokens),
+            output_tokens: sum((u) => u.usage.output_tokens),
+            cost_usd: sum((u) => u.cost_usd),
+          },
+          json.usage,
+          `${e.where}: usage events do not add up to usage`,
+        );
       }
     });
   } finally {

@@ -8183,7 +8183,7 @@ export interface operations {
                      *     data: {"model":"gpt-4o","delta":"and help you draft text."}
                      *
                      *     event: usage
-                     *     data: {"model":"gpt-4o","usage":{"input_tokens":6,"output_tokens":15},"cost_usd":0.000165,"latency_ms":640,"finish_reason":"stop"}
+                     *     data: {"model":"gpt-4o","usage":{"input_tokens":14,"output_tokens":17},"cost_usd":0.000205,"latency_ms":640,"finish_reason":"stop"}
                      *
                      *     event: done
                      *     data: {"conversation_id":"57dc3377-070e-455f-b45f-82e3c7c2e69e","message_id":"2d090401-6e59-433d-bc0d-1b9ac028231e","content":"Hi! I can answer questions, explain concepts and help you draft text.","model":"gpt-4o","usage":{"input_tokens":14,"output_tokens":17,"cost_usd":0.000205},"timestamp":"2026-11-23T12:03:02.000Z","tool_calls":[],"results":[]}
@@ -10573,11 +10573,11 @@ export interface operations {
                      *           "provider": "echo",
                      *           "quality_rank": 3,
                      *           "prices": {
-                     *             "input_per_mtok": 0,
-                     *             "output_per_mtok": 0
+                     *             "input_per_mtok": 0.1,
+                     *             "output_per_mtok": 0.4
                      *           },
                      *           "status": "available",
-                     *           "latency_ms": null,
+                     *           "latency_ms": 3,
                      *           "development": true
                      *         }
                      *       ]

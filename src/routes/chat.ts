@@ -79,8 +79,8 @@ const sendChatMessageRoute = createRoute({
           .map((delta): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
         ["usage", {
           model: "gpt-4o",
-          usage: { input_tokens: 6, output_tokens: 15 },
-          cost_usd: 0.000165,
+          usage: { input_tokens: 14, output_tokens: 17 },
+          cost_usd: 0.000205,
           latency_ms: 640,
           finish_reason: "stop",
         }],
