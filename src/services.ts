@@ -13,7 +13,8 @@ import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { GatehouseMetrics } from "./metrics/gatehouse.ts";
-import { MemorySpendCounters, ScriptSpendCounters } from "./spend/counters.ts";
+import type { RateLimiterStore } from "./ratelimit/outcome.ts";
+import { MemorySpendCounters, ScriptSpendCounters, type SpendCounters } from "./spend/counters.ts";
 import { SpendService } from "./spend/service.ts";
 import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
@@ -52,6 +53,11 @@ export interface BuildOptions {
   skipMigrations?: boolean;
   /** Share an open database instead of connecting (a second instance in one process). */
   database?: Database;
+  /**
+   * Share another in-process instance's limiter and spend counters (a second
+   * instance in one process on the memory backend, which otherwise counts apart).
+   */
+  limiter?: { store: RateLimiterStore; spendCounters: SpendCounters };
   /** Resolves webhook hosts (tests pass a stub so no real DNS is needed). */
   webhookResolver?: Resolver;
   /** Start the webhook delivery worker and expiry sweep (default true). */
@@ -91,7 +97,7 @@ export async function createServices(
       onRefreshReuse: (tx, reuse) => webhooks.refreshReused(tx, reuse),
     });
     const limits = new RateLimitPolicies(
-      await createLimiterStore(config, log),
+      options.limiter?.store ?? await createLimiterStore(config, log),
       config.rateLimitTiers,
       {
         ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
@@ -99,7 +105,8 @@ export async function createServices(
       },
       log,
     );
-    closers.push(() => limits.store.close());
+    // A limiter handed in belongs to whoever opened it.
+    if (!options.limiter) closers.push(() => limits.store.close());
     const models = ModelRegistry.fromSettings({
       providers: config.LLM_PROVIDERS ?? [],
       echoModels: config.echoModels,
@@ -112,9 +119,10 @@ export async function createServices(
     const spend = new SpendService({
       sql: db.sql,
       // Same backend (and connection) as the rate limits: one atomic script per decision.
-      counters: store.scripts && store.kind !== "memory"
-        ? new ScriptSpendCounters(store.kind, store.scripts)
-        : new MemorySpendCounters(),
+      counters: options.limiter?.spendCounters ??
+        (store.scripts && store.kind !== "memory"
+          ? new ScriptSpendCounters(store.kind, store.scripts)
+          : new MemorySpendCounters()),
       tiers: config.rateLimitTiers,
       models,
       log,
