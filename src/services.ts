@@ -7,6 +7,7 @@ import { resolveJwtSettings } from "./auth/jwt_settings.ts";
 import { LoginGuard } from "./auth/login_guard.ts";
 import { SessionService } from "./auth/session_service.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { type ChatService, createChatService } from "./chat/service.ts";
 import { LlmRouter, ModelRegistry } from "./llm/mod.ts";
 import { createRateLimiterStore } from "./ratelimit/limiter.ts";
 import { RateLimitPolicies } from "./ratelimit/policies.ts";
@@ -38,6 +39,8 @@ export interface Services {
   spend: SpendService;
   /** Webhook endpoints' events, outbox worker and expiry sweep. */
   webhooks: Webhooks;
+  /** The chat core's narrow view: turns, stream caps. */
+  chat: ChatService;
   startedAt: number;
   close(): Promise<void>;
 }
@@ -142,12 +145,30 @@ export async function createServices(
       webhooks.start();
       closers.push(() => webhooks.stop());
     }
+    const lifecycle = new Lifecycle();
+    const llm = new LlmRouter(models, {
+      streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS,
+      defaultMaxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS,
+    });
+    const chat = createChatService({
+      sql: db.sql,
+      llm,
+      models,
+      metrics,
+      spend,
+      log,
+      shutdown: lifecycle.shutdownSignal,
+    }, {
+      maxStreamsPerPrincipal: config.MAX_STREAMS_PER_PRINCIPAL,
+      maxConcurrentQueriesPerUser: config.MAX_CONCURRENT_QUERIES_PER_USER,
+      maxPromptChars: config.MAX_PROMPT_CHARS,
+    });
     return {
       config,
       log,
       sql: db.sql,
       db,
-      lifecycle: new Lifecycle(),
+      lifecycle,
       tokens,
       authenticator,
       sessions,
@@ -157,13 +178,11 @@ export async function createServices(
         onAccountLocked: (locked) => webhooks.loginLocked(locked.userId),
       }),
       models,
-      llm: new LlmRouter(models, {
-        streamIdleTimeoutMs: config.LLM_STREAM_IDLE_TIMEOUT_MS,
-        defaultMaxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS,
-      }),
+      llm,
       spend,
       metrics,
       webhooks,
+      chat,
       startedAt: Date.now(),
       close,
     };

@@ -148,11 +148,11 @@ Deno.test("rate-limit decisions are counted per policy and outcome", async (t) =
   const window = { name: "minute", limit: 5, windowSeconds: 60 };
   const failOpen = { outcomes: [failOpenOutcome(window)], success: true, timedOut: true };
   app.get("/open", (c) => {
-    enforceDecision(c, { ...failOpen, scope: "api_key" }, false);
+    enforceDecision(c, { ...failOpen, scope: "api_key" }, false, c.get("services").metrics);
     return c.text("ok");
   });
   app.get("/closed", (c) => {
-    enforceDecision(c, { ...failOpen, scope: "ip" }, true);
+    enforceDecision(c, { ...failOpen, scope: "ip" }, true, c.get("services").metrics);
     return c.text("ok");
   });
   app.onError((_e, c) => c.text("refused", 503));

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
 import { parseSse, sseEvents } from "./support/sse.ts";
@@ -103,14 +102,14 @@ Deno.test("query streaming: keep-alive, failures and the stream cap", async (t) 
       });
 
     await t.step("silences are filled with keep-alive comments", async () => {
-      chatRuntime(h.services).keepAliveMs = 30;
+      h.services.chat.keepAliveMs = 30;
       try {
         const res = await stream({ prompt: "slowly", models: ["m-slow"] });
         const { events, comments } = parseSse(await res.text());
         assert.ok(comments.includes("keep-alive"), `comments: ${comments}`);
         assert.equal(events.at(-1)!.event, "done");
       } finally {
-        chatRuntime(h.services).keepAliveMs = 15_000;
+        h.services.chat.keepAliveMs = 15_000;
       }
     });
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { Principal } from "../src/principal.ts";
-import { chatRuntime } from "../src/chat/runtime.ts";
 import { startServer } from "../src/server.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
@@ -218,7 +217,7 @@ Deno.test("ws: revoked credentials, the stream cap and shutdown", async (t) => {
       // The held stream frees its slot once its call is settled and its turn stored.
       const principal = { type: "user" as const, userId: user.id } as Principal;
       await eventually(() =>
-        Promise.resolve(chatRuntime(h.services).streams.openFor(principal) === 0 || undefined)
+        Promise.resolve(h.services.chat.streams.openFor(principal) === 0 || undefined)
       );
     });
 

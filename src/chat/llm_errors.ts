@@ -33,17 +33,13 @@ export function allModelsFailed(answers: Answer[], conversationId?: string): Api
 export function llmErrorToApiError(error: unknown): unknown {
   if (error instanceof UnknownModelError) {
     // The same form as every schema failure: the standard message, the issue inside.
-    return new ApiError("validation_error", undefined, {
-      issues: error.unknown.map((model) => ({
-        path: ["models"],
-        message: `Unknown model: ${model} (see GET /v1/models)`,
-      })),
-    });
+    return ApiError.issues(error.unknown.map((model) => ({
+      path: ["models"],
+      message: `Unknown model: ${model} (see GET /v1/models)`,
+    })));
   }
   if (error instanceof InvalidQueryError) {
-    return new ApiError("validation_error", undefined, {
-      issues: [{ path: [], message: error.message }],
-    });
+    return ApiError.invalid([], error.message);
   }
   if (error instanceof AllModelsFailedError) return allModelsFailed(error.answers);
   return error;

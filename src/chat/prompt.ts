@@ -92,7 +92,5 @@ export function withinBudget(history: ChatMessage[], budget: number): ChatMessag
 /** Refuses a prompt over MAX_PROMPT_CHARS with the contract's 422, naming the field. */
 export function assertPromptLength(text: string, maxChars: number, field: string): void {
   if (text.length <= maxChars) return;
-  throw new ApiError("validation_error", undefined, {
-    issues: [{ path: [field], message: `must be at most ${maxChars} characters` }],
-  });
+  throw ApiError.invalid(field, `must be at most ${maxChars} characters`);
 }

@@ -27,10 +27,10 @@ import {
   type QueryStream,
 } from "../llm/mod.ts";
 import { chatbotScopeOf, conversationScopeOf } from "../auth/access.ts";
-import type { Services } from "../services.ts";
 import { llmErrorToApiError } from "./llm_errors.ts";
 import { completePersistedTurn, persistPendingTurn } from "./persist.ts";
-import { assembleClientPrompt, assemblePrompt, type HistoryEntry } from "./prompt.ts";
+import { assembleClientPrompt, assemblePrompt } from "./prompt.ts";
+import type { ChatService } from "./service.ts";
 
 export interface TurnInput {
   message: string;
@@ -66,7 +66,7 @@ export interface TurnRecord {
 export type TurnEventListener = (event: QueryEvent) => void | Promise<void>;
 
 interface TurnState {
-  services: Services;
+  chat: ChatService;
   principal: Principal;
   message: string;
   stream: QueryStream;
@@ -113,48 +113,50 @@ export class Turn {
    * upstream calls (what was generated is kept as `incomplete`).
    */
   static async start(
-    services: Services,
+    chat: ChatService,
     principal: Principal,
     input: TurnInput,
     signals: AbortSignal[] = [],
   ): Promise<Turn> {
-    const { sql } = services;
+    const { sql } = chat;
     const conversation = input.conversationId
-      ? await findOwnConversation(services, principal, input.conversationId)
+      ? await findOwnConversation(chat, principal, input.conversationId)
       : null;
-    const chatbot = await resolveChatbot(services, principal, input.chatbotId, conversation);
+    const chatbot = await resolveChatbot(chat, principal, input.chatbotId, conversation);
 
+    // The history is read once, the same way with or without a chatbot; the
+    // chatbot's user context is built over it.
+    const history = conversation
+      ? await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES)
+      : [];
     let userContext: UserContext | null = null;
     let requiresConsent: ConsentRequirement | undefined;
-    let history: HistoryEntry[] = [];
     if (chatbot) {
       const built = await buildUserContext(sql, {
         userId: principal.userId,
         chatbot,
         conversationId: conversation?.id ?? null,
         maxMessages: MAX_CONTEXT_MESSAGES,
+        history,
         principal,
       });
       userContext = built.context;
       requiresConsent = built.requiresConsent;
-      history = built.context.conversation_context;
-    } else if (conversation) {
-      history = await recentMessages(sql, conversation.id, MAX_CONTEXT_MESSAGES);
     }
 
     const conversationId = conversation?.id ?? crypto.randomUUID();
     // Usage is recorded either way; the messages only when the turn is stored.
     const store = input.store ?? true;
-    const limits = await services.spend.limitsOf(principal);
+    const limits = await chat.spend.limitsOf(principal);
     const cancel = new AbortController();
     const unlink = followSignals(cancel, signals);
     let stream: QueryStream;
     try {
       // Reserves the first model of every lane: a refusal is the request's 429 / 503.
       const systemPrompt = chatbot?.system_prompt ?? null;
-      stream = await services.llm.openQuery({
+      stream = await chat.llm.openQuery({
         mode: input.mode,
-        models: input.models ?? chatbotModels(services, chatbot),
+        models: input.models ?? chatbotModels(chat, chatbot),
         maxModels: input.maxModels,
         messages: input.clientHistory
           ? assembleClientPrompt({
@@ -167,7 +169,7 @@ export class Turn {
         maxTokens: input.maxTokens,
         streamed: input.streamed,
         signal: cancel.signal,
-        gate: services.spend.gate(limits, store ? conversationId : null),
+        gate: chat.spend.gate(limits, store ? conversationId : null),
         // Per user, not per credential: more keys must not mean more blame to spread.
         principal: principal.userId,
       });
@@ -203,7 +205,7 @@ export class Turn {
     return new Turn(
       turnId,
       {
-        services,
+        chat,
         principal,
         message: input.message,
         stream,
@@ -237,7 +239,7 @@ export class Turn {
    * the turn.
    */
   async run(listen?: TurnEventListener): Promise<TurnRecord> {
-    const { services, stream, cancel, unlink } = this.#state;
+    const { chat, stream, cancel, unlink } = this.#state;
     try {
       for await (const event of stream) {
         if (!listen || cancel.signal.aborted) continue;
@@ -251,11 +253,11 @@ export class Turn {
       unlink();
     }
     const result = await stream.result;
-    services.metrics.recordAnswers(result.answers);
+    chat.metrics.recordAnswers(result.answers);
     const { pendingId } = this.#state;
     // Not stored (OpenAI endpoint without `store`): the ledger rows are the spend gate's.
     const answerMessageIds = pendingId
-      ? await completePersistedTurn(services.sql, {
+      ? await completePersistedTurn(chat.sql, {
         turnId: this.id,
         pendingId,
         conversationId: this.conversationId,
@@ -268,16 +270,16 @@ export class Turn {
 
 /** The caller's conversation (a bound key: only its chatbot's), else 404. */
 async function findOwnConversation(
-  services: Services,
+  chat: ChatService,
   principal: Principal,
   conversationId: string,
 ): Promise<ConversationRow> {
   const conversation = await findConversation(
-    services.sql,
+    chat.sql,
     conversationId,
     conversationScopeOf(principal),
   );
-  if (!conversation) throw new ApiError("not_found", "No such conversation.");
+  if (!conversation) throw ApiError.notFound("conversation");
   return conversation;
 }
 
@@ -287,23 +289,21 @@ async function findOwnConversation(
  * everyone else only chatbots they own (admins: any); others look missing.
  */
 async function resolveChatbot(
-  services: Services,
+  chat: ChatService,
   principal: Principal,
   requested: string | undefined,
   conversation: ConversationRow | null,
 ): Promise<ChatbotRow | null> {
   if (requested && conversation && conversation.chatbot_id !== requested) {
-    throw new ApiError("validation_error", undefined, {
-      issues: [{
-        path: ["chatbot_id"],
-        message: "the conversation belongs to another chatbot (or to none)",
-      }],
-    });
+    throw ApiError.invalid(
+      "chatbot_id",
+      "the conversation belongs to another chatbot (or to none)",
+    );
   }
   const chatbotId = requested ?? conversation?.chatbot_id ?? principal.chatbotId ?? null;
   if (!chatbotId) return null;
-  const chatbot = await findChatbot(services.sql, chatbotId, chatbotScopeOf(principal));
-  if (!chatbot) throw new ApiError("not_found", "No such chatbot.");
+  const chatbot = await findChatbot(chat.sql, chatbotId, chatbotScopeOf(principal));
+  if (!chatbot) throw ApiError.notFound("chatbot");
   return chatbot;
 }
 
@@ -312,9 +312,9 @@ async function resolveChatbot(
  * was removed from the configuration cannot answer (503), rather than
  * silently answering from models its owner did not choose.
  */
-function chatbotModels(services: Services, chatbot: ChatbotRow | null): string[] | undefined {
+function chatbotModels(chat: ChatService, chatbot: ChatbotRow | null): string[] | undefined {
   if (!chatbot || chatbot.models.length === 0) return undefined;
-  const known = chatbot.models.filter((id) => services.models.has(id));
+  const known = chatbot.models.filter((id) => chat.models.has(id));
   if (known.length === 0) throw llmErrorToApiError(new AllModelsFailedError([]));
   return known;
 }

@@ -18,11 +18,11 @@ import { authorize } from "../auth/access.ts";
 import type { CredentialRef, Principal } from "../principal.ts";
 import { ApiError } from "../errors.ts";
 import { rateLimitErrorDetail } from "../ratelimit/headers.ts";
-import type { Services } from "../services.ts";
+import type { Decision } from "../ratelimit/policies.ts";
 import { unstorableInputIssues } from "../storable_text.ts";
 import { assertPromptLength } from "./prompt.ts";
 import { chatBody } from "./responses.ts";
-import { chatRuntime } from "./runtime.ts";
+import type { ChatService } from "./service.ts";
 import { errorEvent } from "./stream_errors.ts";
 import { Turn } from "./turn.ts";
 
@@ -67,8 +67,17 @@ function sameRights(opened: Principal, now: Principal): boolean {
     opened.scopes.every((scope) => now.scopes.includes(scope));
 }
 
+/** What a socket needs beyond the chat core: the HTTP gates, run per message. */
+export interface ChatSocketGates {
+  /** The credential's current principal; throws ApiError when it no longer stands. */
+  resolve(credential: CredentialRef): Promise<Principal>;
+  /** The per-principal rate limit decision. */
+  limit(principal: Principal): Promise<Decision>;
+}
+
 export class ChatSocket {
-  readonly #services: Services;
+  readonly #chat: ChatService;
+  readonly #gates: ChatSocketGates;
   /** The rights the socket was opened with; any change closes it. */
   readonly #opened: Principal;
   readonly #credential: CredentialRef;
@@ -78,16 +87,18 @@ export class ChatSocket {
   #answering = false;
 
   constructor(
-    services: Services,
+    chat: ChatService,
+    gates: ChatSocketGates,
     principal: Principal,
     credential: CredentialRef,
     socket: WebSocket,
   ) {
-    this.#services = services;
+    this.#chat = chat;
+    this.#gates = gates;
     this.#opened = principal;
     this.#credential = credential;
     this.#socket = socket;
-    const shutdown = services.lifecycle.shutdownSignal;
+    const shutdown = chat.shutdown;
     const goAway = () => this.#close(CLOSE_GOING_AWAY, "server shutting down");
     shutdown.addEventListener("abort", goAway, { once: true });
     // Cheap: the authenticator's cache answers most checks without the database.
@@ -109,7 +120,7 @@ export class ChatSocket {
   async #current(): Promise<Principal> {
     let principal: Principal;
     try {
-      principal = await this.#services.authenticator.resolve(this.#credential);
+      principal = await this.#gates.resolve(this.#credential);
     } catch (error) {
       if (
         error instanceof ApiError && (error.code === "unauthorized" || error.code === "forbidden")
@@ -141,7 +152,7 @@ export class ChatSocket {
         return;
       }
       // The database being briefly unreachable is no reason to drop the socket.
-      this.#services.log.debug("socket credential re-check failed", { error });
+      this.#chat.log.debug("socket credential re-check failed", { error });
     }
   }
 
@@ -160,7 +171,7 @@ export class ChatSocket {
         this.#answering = false;
       }
     } catch (error) {
-      this.#send({ type: "error", ...errorEvent(error, this.#services.log) });
+      this.#send({ type: "error", ...errorEvent(error, this.#chat.log) });
       if (error instanceof FrameTooBig) this.#close(CLOSE_TOO_BIG, "frame too big");
       if (error instanceof ApiError && error.code === "unauthorized") {
         this.#close(CLOSE_POLICY_VIOLATION, "credential no longer valid");
@@ -169,7 +180,7 @@ export class ChatSocket {
   }
 
   #parse(data: unknown) {
-    const limit = this.#services.config.MAX_PROMPT_CHARS + FRAME_OVERHEAD_CHARS;
+    const limit = this.#chat.maxPromptChars + FRAME_OVERHEAD_CHARS;
     const size = typeof data === "string"
       ? data.length
       : data instanceof ArrayBuffer
@@ -186,13 +197,11 @@ export class ChatSocket {
     // The same refusal as every HTTP operation: text Postgres cannot store.
     const unstorable = unstorableInputIssues(json);
     if (unstorable.length > 0) {
-      throw new ApiError("validation_error", undefined, { issues: unstorable });
+      throw ApiError.issues(unstorable);
     }
     const parsed = ClientMessage.safeParse(json);
     if (!parsed.success) {
-      throw new ApiError("validation_error", undefined, {
-        issues: parsed.error.issues.map((i) => ({ path: i.path, message: i.message })),
-      });
+      throw ApiError.issues(parsed.error.issues);
     }
     return parsed.data;
   }
@@ -204,7 +213,7 @@ export class ChatSocket {
    */
   async #admit(): Promise<Principal> {
     const principal = await this.#current();
-    const decision = await this.#services.limits.principal(principal);
+    const decision = await this.#gates.limit(principal);
     if (!decision.success) {
       throw new ApiError(
         "rate_limited",
@@ -217,12 +226,12 @@ export class ChatSocket {
   }
 
   async #answer(request: ChatRequest, principal: Principal): Promise<void> {
-    const services = this.#services;
-    assertPromptLength(request.message, services.config.MAX_PROMPT_CHARS, "message");
-    const release = chatRuntime(services).streams.acquire(principal);
+    const chat = this.#chat;
+    assertPromptLength(request.message, chat.maxPromptChars, "message");
+    const release = chat.streams.acquire(principal);
     try {
-      const shutdown = services.lifecycle.shutdownSignal;
-      const turn = await Turn.start(services, principal, {
+      const shutdown = chat.shutdown;
+      const turn = await Turn.start(chat, principal, {
         message: request.message,
         mode: "balanced",
         chatbotId: request.chatbot_id,

@@ -12,7 +12,11 @@
  */
 import type { Principal } from "../principal.ts";
 import { grantedFields, listActiveConsents } from "../db/consents.ts";
-import { conversationOwnedBy, recentMessages } from "../db/conversations.ts";
+import {
+  conversationOwnedBy,
+  type HistoryMessageRow,
+  recentMessages,
+} from "../db/conversations.ts";
 import { findLastSession } from "../db/sessions.ts";
 import type { Db } from "../db/tx.ts";
 import { findUserDetails } from "../db/user_details.ts";
@@ -82,6 +86,11 @@ export interface BuildUserContextInput {
   conversationId?: string | null;
   /** 1..50, default 10. */
   maxMessages?: number;
+  /**
+   * The conversation's recent messages when the caller has already read them
+   * (`recentMessages`, at most `maxMessages`): a turn reads its history once.
+   */
+  history?: HistoryMessageRow[];
   /** The caller; a chatbot-bound API key only builds its own chatbot's context. */
   principal?: Principal;
 }
@@ -119,7 +128,8 @@ export async function buildUserContext(
   const [details, session, history, consents] = await Promise.all([
     findUserDetails(sql, userId),
     findLastSession(sql, userId),
-    input.conversationId ? recentMessages(sql, input.conversationId, maxMessages) : [],
+    input.history ??
+      (input.conversationId ? recentMessages(sql, input.conversationId, maxMessages) : []),
     listActiveConsents(sql, {
       userId,
       chatbotId: chatbot?.id ?? null,

@@ -17,10 +17,11 @@ export function requireAuth(requirement: AuthRequirement = {}): MiddlewareHandle
     fields.principal_id = principal.userId;
     if (principal.apiKeyId) fields.api_key_id = principal.apiKeyId;
     // Every authenticated call counts, even one its scopes then refuse.
+    const services = c.get("services");
     const limitHeaders = admitOrThrow(
-      c,
-      await c.get("services").limits.principal(principal),
+      await services.limits.principal(principal),
       false,
+      services.metrics,
     );
     try {
       authorize(principal, requirement);

@@ -1,16 +1,26 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
+import type { RateLimitOutcome } from "../metrics/gatehouse.ts";
 import { rateLimitErrorDetail, rateLimitHeaders } from "./headers.ts";
 import type { Decision } from "./policies.ts";
+
+/** Where each decision is counted (the HTTP side passes the process metrics). */
+export interface DecisionRecorder {
+  recordRateLimit(scope: string, outcome: RateLimitOutcome): void;
+}
 
 /**
  * Puts a decision on the response: headers always; a 429 when denied; and for
  * strict policies (register, login, refresh) a 503 when the backend could not
  * answer, because failing open there would disable brute-force protection.
  */
-export function enforceDecision(c: Context, decision: Decision, strict: boolean): void {
-  for (const [name, value] of Object.entries(admitOrThrow(c, decision, strict))) {
+export function enforceDecision(
+  c: Context,
+  decision: Decision,
+  strict: boolean,
+  recorder: DecisionRecorder,
+): void {
+  for (const [name, value] of Object.entries(admitOrThrow(decision, strict, recorder))) {
     c.header(name, value);
   }
 }
@@ -22,11 +32,11 @@ export function enforceDecision(c: Context, decision: Decision, strict: boolean)
  * copy a prepared header list).
  */
 export function admitOrThrow(
-  c: Context,
   decision: Decision,
   strict: boolean,
+  recorder: DecisionRecorder,
 ): Record<string, string> {
-  (c as Context<AppEnv>).get("services")?.metrics.recordRateLimit(
+  recorder.recordRateLimit(
     decision.scope,
     decision.timedOut
       ? (strict ? "failed_closed" : "failed_open")

@@ -251,14 +251,14 @@ async function assertPasswordPolicy(
 
 /** register, login and refresh share a per-IP budget; a down limiter refuses them. */
 async function limitClientIp(c: Context<AppEnv>): Promise<void> {
-  const { limits, config } = c.get("services");
-  enforceDecision(c, await limits.clientIp(clientIp(c, config.TRUST_PROXY)), true);
+  const { limits, config, metrics } = c.get("services");
+  enforceDecision(c, await limits.clientIp(clientIp(c, config.TRUST_PROXY)), true, metrics);
 }
 
 /** The password verdict, or the failure budget's 429 (503 when the limiter is down). */
 function verdictOrRefusal<V>(c: Context<AppEnv>, guarded: GuardedCheck<V>): V {
   if (guarded.kind === "checked") return guarded.verdict;
-  enforceDecision(c, guarded.decision, true);
+  enforceDecision(c, guarded.decision, true, c.get("services").metrics);
   // A refused slot always carries a denial or a timeout, so the line above threw.
   throw new ApiError("rate_limited", "Too many failed attempts; try again later.");
 }

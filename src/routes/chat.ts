@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../http/require_auth.ts";
 import { assertPromptLength } from "../chat/prompt.ts";
-import { respondWithTurn } from "../chat/respond.ts";
+import { respondWithTurn } from "./turn_response.ts";
 import { chatBody } from "../chat/responses.ts";
 import {
   AnswerText,

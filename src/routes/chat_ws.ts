@@ -110,7 +110,16 @@ export function registerChatSocketRoutes(app: App): void {
       throw new ApiError("forbidden", "Missing scope: chat.", { missing_scopes: ["chat"] });
     }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    new ChatSocket(services, principal, grant.credential, socket);
+    new ChatSocket(
+      services.chat,
+      {
+        resolve: (credential) => services.authenticator.resolve(credential),
+        limit: (principal) => services.limits.principal(principal),
+      },
+      principal,
+      grant.credential,
+      socket,
+    );
     return response;
   });
 }

@@ -9,7 +9,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
 import { requireAuth } from "../http/require_auth.ts";
 import { completionBody, openAiStreamResponse } from "../chat/openai_turn.ts";
-import { chatRuntime } from "../chat/runtime.ts";
 import { Turn, type TurnInput } from "../chat/turn.ts";
 import { ApiError } from "../errors.ts";
 import type { ChatMessage, QueryMode } from "../llm/mod.ts";
@@ -400,12 +399,12 @@ export function registerOpenAiRoutes(app: App): void {
       chatbotId,
       services.config.MAX_PROMPT_CHARS,
     );
-    const runtime = chatRuntime(services);
+    const chat = services.chat;
     if (body.stream !== true) {
       // The same caps as query: concurrent answers per user.
-      const release = runtime.queries.acquire(principal);
+      const release = chat.queries.acquire(principal);
       try {
-        const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
+        const turn = await Turn.start(chat, principal, input, [c.req.raw.signal]);
         if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
         const record = await turn.run();
         return c.json(completionBody(turn, record, Math.floor(Date.now() / 1000)), 200);
@@ -413,17 +412,17 @@ export function registerOpenAiRoutes(app: App): void {
         release();
       }
     }
-    const release = runtime.streams.acquire(principal);
+    const release = chat.streams.acquire(principal);
     try {
       const shutdown = services.lifecycle.shutdownSignal;
-      const turn = await Turn.start(services, principal, { ...input, streamed: true }, [
+      const turn = await Turn.start(chat, principal, { ...input, streamed: true }, [
         c.req.raw.signal,
         shutdown,
       ]);
       if (input.store) c.header(CONVERSATION_HEADER, turn.conversationId);
       return await openAiStreamResponse(c, turn, {
         includeUsage: body.stream_options?.include_usage === true,
-        keepAliveMs: runtime.keepAliveMs,
+        keepAliveMs: chat.keepAliveMs,
         release,
         shutdown,
         log: services.log,

@@ -1,8 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
-import { chatRuntime } from "./runtime.ts";
-import { sseTurnResponse } from "./sse_turn.ts";
-import { Turn, type TurnInput, type TurnRecord } from "./turn.ts";
+import { sseTurnResponse } from "../chat/sse_turn.ts";
+import { Turn, type TurnInput, type TurnRecord } from "../chat/turn.ts";
 
 /** Whether the client asked for Server-Sent Events by header. */
 export function acceptsEventStream(c: Context): boolean {
@@ -22,32 +21,31 @@ export async function respondWithTurn(
   input: TurnInput & { stream?: boolean },
   body: (turn: Turn, record: TurnRecord) => unknown,
 ): Promise<Response> {
-  const services = c.get("services");
+  const chat = c.get("services").chat;
   const principal = c.get("principal");
-  const runtime = chatRuntime(services);
   if (!input.stream && !acceptsEventStream(c)) {
-    const release = runtime.queries.acquire(principal);
+    const release = chat.queries.acquire(principal);
     try {
       // Shutdown lets in-flight requests finish; only the client leaving cancels.
-      const turn = await Turn.start(services, principal, input, [c.req.raw.signal]);
+      const turn = await Turn.start(chat, principal, input, [c.req.raw.signal]);
       const record = await turn.run();
       return c.json(body(turn, record) as Record<string, unknown>, 200);
     } finally {
       release();
     }
   }
-  const release = runtime.streams.acquire(principal);
+  const release = chat.streams.acquire(principal);
   try {
-    const shutdown = services.lifecycle.shutdownSignal;
-    const turn = await Turn.start(services, principal, { ...input, streamed: true }, [
+    const shutdown = chat.shutdown;
+    const turn = await Turn.start(chat, principal, { ...input, streamed: true }, [
       c.req.raw.signal,
       shutdown,
     ]);
     return sseTurnResponse(c, turn, {
-      keepAliveMs: runtime.keepAliveMs,
+      keepAliveMs: chat.keepAliveMs,
       release,
       shutdown,
-      log: services.log,
+      log: chat.log,
       body: (record) => body(turn, record),
     });
   } catch (error) {
