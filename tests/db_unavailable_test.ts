@@ -1,41 +1,11 @@
 import assert from "node:assert/strict";
-import { createApp } from "../src/app.ts";
-import type { App } from "../src/http/env.ts";
-import { loadConfig } from "../src/config.ts";
-import { startEmbeddedPostgres } from "../src/db/embedded.ts";
 import { isDatabaseUnavailable } from "../src/db/unavailable.ts";
-import { createServices, type Services } from "../src/services.ts";
-import { captureLogger, TEST_DATABASE_URL, testEnv } from "./support/harness.ts";
-import { startTcpProxy } from "./support/tcp_proxy.ts";
+import { startAppBehindProxy } from "./support/proxied_database.ts";
 
-/**
- * An app whose database sits behind a proxy the test can cut: Postgres in CI
- * mode, the embedded PGlite (served on its loopback port) otherwise.
- */
+/** The shared app behind a cuttable proxy, with a request helper for tokens and keys. */
 async function appBehindProxy() {
-  const embedded = TEST_DATABASE_URL ? undefined : await startEmbeddedPostgres("memory://");
-  const target = TEST_DATABASE_URL
-    ? new URL(TEST_DATABASE_URL)
-    : new URL(`postgres://postgres@${embedded!.host}:${embedded!.port}/postgres`);
-  const proxy = startTcpProxy(target.hostname, Number(target.port || 5432));
-  const proxied = new URL(target);
-  proxied.hostname = "127.0.0.1";
-  proxied.port = String(proxy.port);
-  const env = testEnv({
-    DATABASE_URL: proxied.toString(),
-    DATABASE_POOL_MAX: "1",
-    READINESS_TIMEOUT_MS: "300",
-    JWT_SECRET: "y".repeat(40),
-    RATE_LIMIT_BACKEND: "memory",
-  });
-  delete env.DATA_DIR;
-  const { logger, captured } = captureLogger();
-  const schema = `gh_test_down_${crypto.randomUUID().slice(0, 8)}`;
-  const setup = await createServices(loadConfig(env), { log: logger, skipMigrations: true });
-  await setup.sql.unsafe(`create schema ${schema}`);
-  await setup.close();
-  const services: Services = await createServices(loadConfig(env), { log: logger, schema });
-  const app: App = createApp(services);
+  const base = await startAppBehindProxy();
+  const { app } = base;
   const json = (method: string, path: string, body?: unknown, token?: string) => {
     const headers = new Headers();
     if (body !== undefined) headers.set("content-type", "application/json");
@@ -51,20 +21,7 @@ async function appBehindProxy() {
       body: body === undefined ? undefined : JSON.stringify(body),
     }, { remoteAddr: { hostname: "203.0.113.77" } }));
   };
-  return {
-    app,
-    services,
-    proxy,
-    log: captured,
-    json,
-    close: async () => {
-      proxy.restore();
-      await services.sql.unsafe(`drop schema if exists ${schema} cascade`).catch(() => {});
-      await services.close();
-      await proxy.close();
-      await embedded?.close();
-    },
-  };
+  return { ...base, json };
 }
 
 async function expect503(res: Response, what: string): Promise<void> {

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import { createApp } from "../src/app.ts";
-import { loadConfig } from "../src/config.ts";
-import { startEmbeddedPostgres } from "../src/db/embedded.ts";
-import { createServices } from "../src/services.ts";
-import { captureLogger, startTestApp, TEST_DATABASE_URL, testEnv } from "./support/harness.ts";
-import { startTcpProxy } from "./support/tcp_proxy.ts";
+import { startTestApp } from "./support/harness.ts";
+import { startAppBehindProxy } from "./support/proxied_database.ts";
 
 Deno.test("health endpoints", async (t) => {
   const h = await startTestApp();
@@ -47,30 +43,8 @@ Deno.test("health endpoints", async (t) => {
 });
 
 Deno.test("readiness follows the database down and back up without a restart", async () => {
-  // A proxy in front of the real database lets the test cut it off.
-  const embedded = TEST_DATABASE_URL ? undefined : await startEmbeddedPostgres("memory://");
-  const target = TEST_DATABASE_URL
-    ? new URL(TEST_DATABASE_URL)
-    : new URL(`postgres://postgres@${embedded!.host}:${embedded!.port}/postgres`);
-  const proxy = startTcpProxy(target.hostname, Number(target.port || 5432));
-  const proxied = new URL(target);
-  proxied.hostname = "127.0.0.1";
-  proxied.port = String(proxy.port);
-  const env = testEnv({
-    DATABASE_URL: proxied.toString(),
-    DATABASE_POOL_MAX: "1",
-    READINESS_TIMEOUT_MS: "300",
-    JWT_SECRET: "x".repeat(40),
-    RATE_LIMIT_BACKEND: "memory",
-  });
-  delete env.DATA_DIR;
-  const { logger } = captureLogger();
-  const schema = `gh_test_ready_${crypto.randomUUID().slice(0, 8)}`;
-  const setup = await createServices(loadConfig(env), { log: logger, skipMigrations: true });
-  await setup.sql.unsafe(`create schema ${schema}`);
-  await setup.close();
-  const services = await createServices(loadConfig(env), { log: logger, schema });
-  const app = createApp(services);
+  // A proxy in front of the database lets the test cut it off.
+  const { app, proxy, close } = await startAppBehindProxy();
   try {
     const first = await app.request("/health/ready");
     assert.equal(first.status, 200);
@@ -96,9 +70,6 @@ Deno.test("readiness follows the database down and back up without a restart", a
     }
     assert.equal(status, 200, "readiness recovers once the database is back");
   } finally {
-    await services.sql.unsafe(`drop schema if exists ${schema} cascade`).catch(() => {});
-    await services.close();
-    await proxy.close();
-    await embedded?.close();
+    await close();
   }
 });

@@ -9,19 +9,6 @@ import { TestSocket, ticketFor, upgradeRequest } from "./support/ws_client.ts";
 /** Another instance's cache (or this one's) has forgotten what it knew. */
 const pastCache = () => new Promise((r) => setTimeout(r, CREDENTIAL_CACHE_MS + 100));
 
-/** The close event, or a failure when the socket is still open after `ms`. */
-async function closedWithin(socket: TestSocket, ms: number): Promise<CloseEvent> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([socket.closed, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function roll(h: TestApp, token: string, keyId: string, graceSeconds: number) {
   const res = await h.json("POST", `/v1/api-keys/${keyId}/roll`, {
     grace_seconds: graceSeconds,
@@ -61,7 +48,7 @@ Deno.test("ws: a key rolled with grace_seconds 0 takes the old secret's ticket a
         await socket.until("done");
         await roll(h, user.accessToken, key.id, 0);
         // Without sending anything: the socket's own re-check closes it within 5 s.
-        const closed = await closedWithin(socket, 7_000);
+        const closed = await socket.closedWithin(7_000);
         assert.equal(closed.code, 1008);
         assert.equal(socket.messages.filter((m) => m.type === "done").length, 0);
       },
@@ -95,12 +82,12 @@ Deno.test("ws: a revoked key or ended session closes its socket with 1008 withou
       token: user.accessToken,
     });
     assert.equal(revoke.status, 204);
-    assert.equal((await closedWithin(byKey, 7_000)).code, 1008);
+    assert.equal((await byKey.closedWithin(7_000)).code, 1008);
     const logout = await h.json("POST", "/v1/auth/logout", undefined, {
       token: user.accessToken,
     });
     assert.equal(logout.status, 204, await logout.clone().text());
-    assert.equal((await closedWithin(bySession, 7_000)).code, 1008);
+    assert.equal((await bySession.closedWithin(7_000)).code, 1008);
     assert.equal(byKey.messages.at(-1)?.error, "unauthorized");
   } finally {
     await server.shutdown();
@@ -130,7 +117,7 @@ Deno.test("ws: a demoted admin's socket loses the admin's reach at once and clos
     const [error] = (await socket.until("error")).filter((m) => m.type !== "pong");
     assert.equal(error!.type, "error");
     assert.equal(error!.error, "unauthorized");
-    assert.equal((await closedWithin(socket, 7_000)).code, 1008);
+    assert.equal((await socket.closedWithin(7_000)).code, 1008);
     const stored = await h.services.sql<{ n: number }[]>`
       select count(*)::int as n from conversations where chatbot_id = ${bot.id}`;
     assert.equal(stored[0]!.n, 1, "only the message sent as an admin was answered");

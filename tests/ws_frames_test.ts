@@ -4,19 +4,6 @@ import { startTestApp } from "./support/harness.ts";
 import { registerUser } from "./support/users.ts";
 import { TestSocket, ticketFor } from "./support/ws_client.ts";
 
-/** The close event, or a failure when the socket is still open after `ms`. */
-async function closedWithin(socket: TestSocket, ms: number): Promise<CloseEvent> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([socket.closed, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("ws: a frame over the limit closes the socket with 1009", async (t) => {
   // Frames may hold MAX_PROMPT_CHARS plus 4096 characters of envelope.
   const h = await startTestApp({ MAX_PROMPT_CHARS: "1000" });
@@ -27,7 +14,7 @@ Deno.test("ws: a frame over the limit closes the socket with 1009", async (t) =>
     await t.step("a text frame", async () => {
       const socket = await TestSocket.open(server.port, await ticketFor(h, user.accessToken));
       socket.send({ type: "message", message: "y".repeat(6_000) });
-      const closed = await closedWithin(socket, 5_000);
+      const closed = await socket.closedWithin(5_000);
       assert.equal(closed.code, 1009);
       assert.equal(socket.messages.at(-1)?.error, "payload_too_large");
     });
@@ -35,7 +22,7 @@ Deno.test("ws: a frame over the limit closes the socket with 1009", async (t) =>
     await t.step("a binary frame", async () => {
       const socket = await TestSocket.open(server.port, await ticketFor(h, user.accessToken));
       socket.socket.send(new Uint8Array(6_000));
-      assert.equal((await closedWithin(socket, 5_000)).code, 1009);
+      assert.equal((await socket.closedWithin(5_000)).code, 1009);
     });
 
     await t.step("a frame within the limit is answered as before", async () => {

@@ -46,6 +46,19 @@ export class TestSocket {
     }
   }
 
+  /** The close event, or a failure when the socket is still open after `ms`. */
+  async closedWithin(ms: number): Promise<CloseEvent> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([this.closed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   close(): void {
     this.socket.close();
   }
