@@ -1,6 +1,6 @@
 /**
  * The cross-check for the stored `query`: how many turns per second Postgres
- * itself allows for the statement a query runs (src/db/turns.ts, storeTurn),
+ * itself allows for the statement a query runs (src/db/conversations.ts, storeTurn),
  * measured with pgbench against the same database in the same run. `query`
  * req/s over pgbench's turns/s is the share of Postgres's own capacity the
  * service reaches (issue 20 asks for at least 0.5).
@@ -8,7 +8,10 @@
  * The script is storeTurn's statement with the values of a turn the service
  * really stored in this run (read back from the database) as bind parameters;
  * the ids are made by Postgres (gen_random_uuid()) instead of sent, as every
- * transaction needs new ones. Keep it in step with storeTurn.
+ * transaction needs new ones. Keep it in step with storeTurn. It also writes
+ * the turn's usage rows in the same statement, which storeTurn no longer does
+ * (the spend ledger writes them apart, src/db/usage.ts): so one transaction
+ * still writes all three tables a stored query writes.
  */
 import postgres from "postgres";
 

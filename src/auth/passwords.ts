@@ -151,6 +151,21 @@ function normalizeInput(password: string): string | null {
   return normalized;
 }
 
+/**
+ * A full-length key of `password` under `params` (checked first: RangeError when refused),
+ * as a new hash or the dummy check derive it; null for input no password can be (oversized).
+ */
+async function deriveWithParams(
+  password: string,
+  salt: Uint8Array,
+  params: ScryptParams,
+): Promise<Buffer | null> {
+  assertParams(params);
+  const normalized = normalizeInput(password);
+  if (normalized === null) return null;
+  return await deriveKey(normalized, salt, KEY_BYTES, params);
+}
+
 function b64(buf: Uint8Array): string {
   return Buffer.from(buf).toString("base64").replace(/=+$/, "");
 }
@@ -194,11 +209,9 @@ export async function hashPassword(
   password: string,
   params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
 ): Promise<string> {
-  assertParams(params);
-  const normalized = normalizeInput(password);
-  if (normalized === null) throw new RangeError("password is not a string or is too large");
   const salt = randomBytes(SALT_BYTES);
-  const key = await deriveKey(normalized, salt, KEY_BYTES, params);
+  const key = await deriveWithParams(password, salt, params);
+  if (key === null) throw new RangeError("password is not a string or is too large");
   return `$scrypt$ln=${params.logN},r=${params.r},p=${params.p}$${b64(salt)}$${b64(key)}`;
 }
 
@@ -245,11 +258,8 @@ export async function dummyVerify(
   password: string,
   current: ScryptParams = DEFAULT_SCRYPT_PARAMS,
 ): Promise<VerifyResult> {
-  assertParams(current);
-  const normalized = normalizeInput(password);
-  if (normalized === null) return { ok: false, needsRehash: false };
-  const candidate = await deriveKey(normalized, DUMMY_SALT, KEY_BYTES, current);
-  timingSafeEqual(candidate, DUMMY_KEY);
+  const candidate = await deriveWithParams(password, DUMMY_SALT, current);
+  if (candidate !== null) timingSafeEqual(candidate, DUMMY_KEY);
   return { ok: false, needsRehash: false };
 }
 

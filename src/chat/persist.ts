@@ -1,7 +1,7 @@
 import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
-import type { NewMessage } from "../db/conversations.ts";
-import { completeTurn, storeTurn } from "../db/turns.ts";
+import { storeTurn } from "../db/conversations.ts";
+import { completeTurn, type NewMessage } from "../db/messages.ts";
 import type { Answer, QueryResult } from "../llm/mod.ts";
 
 const TITLE_CHARS = 80;

@@ -15,7 +15,8 @@ import {
   type UserContext,
 } from "../context/user_context.ts";
 import { type ChatbotRow, findChatbot } from "../db/chatbots.ts";
-import { type ConversationRow, findConversation, recentMessages } from "../db/conversations.ts";
+import { type ConversationRow, findConversation } from "../db/conversations.ts";
+import { recentMessages } from "../db/messages.ts";
 import { ApiError } from "../errors.ts";
 import {
   AllModelsFailedError,

@@ -12,11 +12,8 @@
  */
 import type { Principal } from "../principal.ts";
 import { grantedFields, listActiveConsents } from "../db/consents.ts";
-import {
-  conversationOwnedBy,
-  type HistoryMessageRow,
-  recentMessages,
-} from "../db/conversations.ts";
+import { conversationOwnedBy } from "../db/conversations.ts";
+import { type HistoryMessageRow, recentMessages } from "../db/messages.ts";
 import { findLastSession } from "../db/sessions.ts";
 import type { Db } from "../db/tx.ts";
 import { findUserDetails } from "../db/user_details.ts";

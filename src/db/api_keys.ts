@@ -1,4 +1,5 @@
 import type { Role, Scope } from "../principal.ts";
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 export interface ApiKeyRow {
@@ -79,15 +80,13 @@ export async function findApiKeyByHash(sql: Db, keyHash: string): Promise<ApiKey
 export async function listApiKeys(
   sql: Db,
   userId: string,
-  page: { limit: number; offset: number },
-): Promise<{ items: ApiKeyRow[]; total: number }> {
-  const items = await sql<ApiKeyRow[]>`
-    select ${keyColumns(sql)} from api_keys k
-    where k.user_id = ${userId}
-    order by k.created_at desc, k.id limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from api_keys where user_id = ${userId}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  page: Page,
+): Promise<Paged<ApiKeyRow>> {
+  return await selectPage<ApiKeyRow>(sql, {
+    columns: keyColumns(sql),
+    rows: sql`api_keys k where k.user_id = ${userId}`,
+    order: sql`k.created_at desc, k.id`,
+  }, page);
 }
 
 /** Keys of the user that still work: neither revoked nor expired. */

@@ -1,4 +1,5 @@
 import type { Sql } from "./client.ts";
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 /** Every action the audit log records (`listAuditEvents` filters by these names). */
@@ -73,20 +74,15 @@ export async function audit(
 
 export async function listAuditEvents(
   sql: Sql,
-  filter: { userId?: string; action?: string; limit: number; offset: number },
-): Promise<{ items: AuditEventRow[]; total: number }> {
+  filter: { userId?: string; action?: string } & Page,
+): Promise<Paged<AuditEventRow>> {
   const userId = filter.userId ?? null;
   const action = filter.action ?? null;
-  const where = sql`
-    where (${userId}::uuid is null or user_id = ${userId}::uuid)
-      and (${action}::text is null or action = ${action}::text)`;
-  const items = await sql<AuditEventRow[]>`
-    select id, occurred_at, action, user_id, actor_id, ip, request_id, detail
-    from audit_events ${where}
-    order by occurred_at desc, id
-    limit ${filter.limit} offset ${filter.offset}`;
-  const [count] = await sql<
-    { total: number }[]
-  >`select count(*)::int as total from audit_events ${where}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  return await selectPage<AuditEventRow>(sql, {
+    columns: sql`id, occurred_at, action, user_id, actor_id, ip, request_id, detail`,
+    rows: sql`audit_events
+      where (${userId}::uuid is null or user_id = ${userId}::uuid)
+        and (${action}::text is null or action = ${action}::text)`,
+    order: sql`occurred_at desc, id`,
+  }, filter);
 }

@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 /** The fields an owner sets; the id, owner and timestamps are never taken from a request. */
@@ -75,14 +76,13 @@ export async function findChatbot(
 export async function listChatbots(
   sql: Db,
   scope: ChatbotScope,
-  page: { limit: number; offset: number },
-): Promise<{ items: ChatbotRow[]; total: number }> {
-  const items = await sql<ChatbotRow[]>`
-    select ${chatbotColumns(sql)} from chatbots where ${inScope(sql, scope)}
-    order by created_at desc, id limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from chatbots where ${inScope(sql, scope)}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  page: Page,
+): Promise<Paged<ChatbotRow>> {
+  return await selectPage<ChatbotRow>(sql, {
+    columns: chatbotColumns(sql),
+    rows: sql`chatbots where ${inScope(sql, scope)}`,
+    order: sql`created_at desc, id`,
+  }, page);
 }
 
 /** Sets the given fields of an in-scope chatbot; null when it is missing or out of scope. */

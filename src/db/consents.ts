@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db, Tx } from "./tx.ts";
 
 export type ConsentRequestStatus = "pending" | "approved" | "denied";
@@ -100,17 +101,15 @@ export async function grantedFields(sql: Db, userId: string, chatbotId: string):
 /** Unrevoked consents, newest first; `chatbotId` narrows to one chatbot. */
 export async function listActiveConsents(
   sql: Db,
-  filter: { userId: string; chatbotId: string | null; limit: number; offset: number },
-): Promise<{ items: ConsentRow[]; total: number }> {
-  const where = sql`
-    where user_id = ${filter.userId} and revoked_at is null
-      and (${filter.chatbotId}::uuid is null or chatbot_id = ${filter.chatbotId}::uuid)`;
-  const items = await sql<ConsentRow[]>`
-    select ${consentColumns(sql)} from consents ${where}
-    order by granted_at desc, id limit ${filter.limit} offset ${filter.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from consents ${where}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  filter: { userId: string; chatbotId: string | null } & Page,
+): Promise<Paged<ConsentRow>> {
+  return await selectPage<ConsentRow>(sql, {
+    columns: consentColumns(sql),
+    rows: sql`consents
+      where user_id = ${filter.userId} and revoked_at is null
+        and (${filter.chatbotId}::uuid is null or chatbot_id = ${filter.chatbotId}::uuid)`,
+    order: sql`granted_at desc, id`,
+  }, filter);
 }
 
 /** Revokes one of the user's active consents; null when there is none to revoke. */

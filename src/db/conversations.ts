@@ -1,9 +1,11 @@
+import { insertMessages, type NewMessage } from "./messages.ts";
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 /**
- * Conversations and their messages: listings, deletion, and the history a
- * prompt is built from (`recentMessages`, shared with the user-context
- * builder). A turn's messages are written by `turns.ts`.
+ * Conversations: a turn's write (the conversation created or touched, with its
+ * messages, in one statement), lookups in a caller's scope, listings, deletion.
+ * Their messages are `messages.ts`'.
  */
 
 /** Whose conversations a caller reaches: a chatbot-bound key only its chatbot's. */
@@ -25,30 +27,6 @@ export interface ConversationSummaryRow extends ConversationRow {
   message_count: number;
   last_message_preview: string | null;
 }
-
-/** What is kept beside an assistant message: how the answer came about. */
-export interface MessageMetadata {
-  turn_id?: string;
-  finish_reason?: string | null;
-  latency_ms?: number;
-  usage?: { input_tokens: number; output_tokens: number };
-  cost_usd?: number;
-  error?: { code: string; message: string };
-  selected?: boolean;
-}
-
-export interface MessageRow {
-  id: string;
-  role: MessageRole;
-  content: string;
-  model: string | null;
-  status: MessageStatus;
-  metadata: MessageMetadata | null;
-  created_at: Date;
-}
-
-/** A message as written; the database stamps `created_at`. */
-export type NewMessage = Omit<MessageRow, "created_at">;
 
 const PREVIEW_CHARS = 120;
 
@@ -75,34 +53,16 @@ export async function findConversation(
 export async function listConversations(
   sql: Db,
   scope: ConversationScope,
-  page: { limit: number; offset: number },
-): Promise<{ items: ConversationSummaryRow[]; total: number }> {
-  const items = await sql<ConversationSummaryRow[]>`
-    select ${conversationColumns(sql)},
+  page: Page,
+): Promise<Paged<ConversationSummaryRow>> {
+  return await selectPage<ConversationSummaryRow>(sql, {
+    columns: sql`${conversationColumns(sql)},
       (select count(*)::int from messages m where m.conversation_id = c.id) as message_count,
       (select left(m.content, ${PREVIEW_CHARS}) from messages m
-        where m.conversation_id = c.id order by m.seq desc limit 1) as last_message_preview
-    from conversations c where ${inScope(sql, scope)}
-    order by c.updated_at desc, c.id limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from conversations c where ${inScope(sql, scope)}`;
-  return { items: [...items], total: count?.total ?? 0 };
-}
-
-/** The latest `limit` messages, oldest first, and how many there are in all. */
-export async function conversationMessages(
-  sql: Db,
-  conversationId: string,
-  limit: number,
-): Promise<{ items: MessageRow[]; total: number }> {
-  const items = await sql<MessageRow[]>`
-    select id, role, content, model, status, metadata, created_at from (
-      select id, role, content, model, status, metadata, created_at, seq from messages
-      where conversation_id = ${conversationId} order by seq desc limit ${limit}
-    ) latest order by seq`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from messages where conversation_id = ${conversationId}`;
-  return { items: [...items], total: count?.total ?? 0 };
+        where m.conversation_id = c.id order by m.seq desc limit 1) as last_message_preview`,
+    rows: sql`conversations c where ${inScope(sql, scope)}`,
+    order: sql`c.updated_at desc, c.id`,
+  }, page);
 }
 
 /** Deletes a conversation in scope; its messages cascade. */
@@ -114,19 +74,6 @@ export async function deleteConversation(
   const rows = await sql`
     delete from conversations c where c.id = ${id} and ${inScope(sql, scope)} returning c.id`;
   return rows.length > 0;
-}
-
-export type MessageRole = "user" | "assistant" | "system";
-/** `pending`: an answer being generated (written before the model call). */
-export type MessageStatus = "pending" | "complete" | "incomplete" | "error";
-
-export interface HistoryMessageRow {
-  id: string;
-  role: MessageRole;
-  content: string;
-  model: string | null;
-  status: MessageStatus;
-  created_at: Date;
 }
 
 /**
@@ -145,21 +92,42 @@ export async function conversationOwnedBy(
   return rows.length > 0;
 }
 
+export interface TurnRecord {
+  conversation: {
+    id: string;
+    userId: string;
+    chatbotId: string | null;
+    /** Only used when the conversation is created by this turn. */
+    title: string;
+    isNew: boolean;
+  };
+  /** In display order. */
+  messages: NewMessage[];
+}
+
 /**
- * The last `limit` messages of a conversation, oldest first. Failed answers and
- * answers still being generated are left out: not history a model should build on.
+ * Stores a whole turn in one statement: the conversation (created, or touched
+ * when it exists and is the user's) and its messages. One statement is atomic
+ * on its own and costs one round trip instead of four (BEGIN, two writes,
+ * COMMIT), which dominated the cost of a stored query. Returns false when an
+ * existing conversation was gone (deleted while the answer was generated):
+ * then nothing is stored.
  */
-export async function recentMessages(
-  sql: Db,
-  conversationId: string,
-  limit: number,
-): Promise<HistoryMessageRow[]> {
-  const rows = await sql<HistoryMessageRow[]>`
-    select id, role, content, model, status, created_at from (
-      select id, role, content, model, status, created_at, seq from messages
-      where conversation_id = ${conversationId} and status not in ('error', 'pending')
-      order by seq desc limit ${limit}
-    ) latest
-    order by seq`;
-  return [...rows];
+export async function storeTurn(sql: Db, turn: TurnRecord): Promise<boolean> {
+  const { conversation: c } = turn;
+  const [row] = await sql<{ linked: boolean }[]>`
+    with created as (
+      insert into conversations (id, user_id, chatbot_id, title)
+      select ${c.id}::uuid, ${c.userId}::uuid, ${c.chatbotId}::uuid, ${c.title}
+      where ${c.isNew}::boolean
+      returning id
+    ), touched as (
+      update conversations set updated_at = now()
+      where not ${c.isNew}::boolean and id = ${c.id}::uuid and user_id = ${c.userId}::uuid
+      returning id
+    ), target as (
+      select id from created union all select id from touched
+    ), stored_messages as (${insertMessages(sql, "target", turn.messages)})
+    select exists (select 1 from target) as linked`;
+  return row?.linked ?? false;
 }

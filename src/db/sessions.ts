@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 export interface SessionRow {
@@ -163,19 +164,15 @@ export async function listActiveSessions(
   sql: Db,
   userId: string,
   idleSeconds: number,
-  page: { limit: number; offset: number },
-): Promise<{ items: SessionRow[]; total: number }> {
-  const where = sql`
-    where user_id = ${userId} and revoked_at is null and expires_at > now()
-      and last_used_at > now() - make_interval(secs => ${idleSeconds})`;
-  const items = await sql<SessionRow[]>`
-    select id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip
-    from sessions ${where}
-    order by last_used_at desc limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<
-    { total: number }[]
-  >`select count(*)::int as total from sessions ${where}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  page: Page,
+): Promise<Paged<SessionRow>> {
+  return await selectPage<SessionRow>(sql, {
+    columns: sql`id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`,
+    rows: sql`sessions
+      where user_id = ${userId} and revoked_at is null and expires_at > now()
+        and last_used_at > now() - make_interval(secs => ${idleSeconds})`,
+    order: sql`last_used_at desc`,
+  }, page);
 }
 
 /** Batched from the in-process touch buffer instead of a write per request. */

@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db, Tx } from "./tx.ts";
 
 export type UsageStatus = "complete" | "incomplete" | "error";
@@ -197,20 +198,18 @@ export interface UsageRecordRow {
 /** The ledger of one user in [from, to), newest first. */
 export async function listUsageRecords(
   sql: Db,
-  filter: { userId: string; from: Date; to: Date; limit: number; offset: number },
-): Promise<{ items: UsageRecordRow[]; total: number }> {
-  const rows = await sql<(Omit<UsageRecordRow, "cost_usd"> & { cost_usd: string })[]>`
-    select id, occurred_at, model, api_key_id, coalesce(conversation_id, pending_conversation_id)
-             as conversation_id, input_tokens, output_tokens, cost_usd::text as cost_usd,
-           usage_source, status
-    from usage_records
-    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}
-    order by occurred_at desc, id limit ${filter.limit} offset ${filter.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from usage_records
-    where user_id = ${filter.userId} and occurred_at >= ${filter.from} and occurred_at < ${filter.to}`;
-  return {
-    items: rows.map((r) => ({ ...r, cost_usd: Number(r.cost_usd) })),
-    total: count?.total ?? 0,
-  };
+  filter: { userId: string; from: Date; to: Date } & Page,
+): Promise<Paged<UsageRecordRow>> {
+  const { items, total } = await selectPage<
+    Omit<UsageRecordRow, "cost_usd"> & { cost_usd: string }
+  >(sql, {
+    columns: sql`id, occurred_at, model, api_key_id,
+      coalesce(conversation_id, pending_conversation_id) as conversation_id, input_tokens,
+      output_tokens, cost_usd::text as cost_usd, usage_source, status`,
+    rows: sql`usage_records
+      where user_id = ${filter.userId} and occurred_at >= ${filter.from}
+        and occurred_at < ${filter.to}`,
+    order: sql`occurred_at desc, id`,
+  }, filter);
+  return { items: items.map((r) => ({ ...r, cost_usd: Number(r.cost_usd) })), total };
 }

@@ -1,4 +1,5 @@
 import type { Role } from "../principal.ts";
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db, Tx } from "./tx.ts";
 import { anonymiseUsage } from "./usage.ts";
 import { deleteUserWsTickets } from "./ws_tickets.ts";
@@ -142,19 +143,26 @@ export async function promoteToAdmin(
   return { user: row!, changed: before.role !== "admin" };
 }
 
-/** The user columns an update may change; anything else never reaches SQL. */
-export const PATCHABLE_USER_COLUMNS = [
+/** The user columns that describe the person. */
+const PROFILE_USER_COLUMNS = [
   "display_name",
   "first_name",
   "last_name",
   "company",
   "job_title",
+] as const;
+
+/** The user columns that govern the account: its power, limits and standing. */
+export const ACCOUNT_USER_COLUMNS = [
   "role",
   "tier",
   "disabled",
   "budget_usd_per_day",
   "budget_usd_per_month",
 ] as const;
+
+/** The user columns an update may change; anything else never reaches SQL. */
+export const PATCHABLE_USER_COLUMNS = [...PROFILE_USER_COLUMNS, ...ACCOUNT_USER_COLUMNS] as const;
 
 export type UserPatch = Partial<Pick<UserRow, (typeof PATCHABLE_USER_COLUMNS)[number]>>;
 
@@ -166,20 +174,18 @@ function likePattern(term: string): string {
 /** Users, newest first; `q` matches email or any name part, case-insensitively. */
 export async function listUsers(
   sql: Db,
-  filter: { q?: string; limit: number; offset: number },
-): Promise<{ items: UserRow[]; total: number }> {
+  filter: { q?: string } & Page,
+): Promise<Paged<UserRow>> {
   const pattern = filter.q ? likePattern(filter.q) : null;
-  const where = sql`
-    where ${pattern}::text is null
-       or email ilike ${pattern} or display_name ilike ${pattern}
-       or concat_ws(' ', first_name, last_name) ilike ${pattern}
-       or company ilike ${pattern}`;
-  const items = await sql<UserRow[]>`
-    select ${publicUserColumns(sql)} from users ${where}
-    order by created_at desc, id limit ${filter.limit} offset ${filter.offset}`;
-  const [count] = await sql<{ total: number }[]>`
-    select count(*)::int as total from users ${where}`;
-  return { items: [...items], total: count?.total ?? 0 };
+  return await selectPage<UserRow>(sql, {
+    columns: publicUserColumns(sql),
+    rows: sql`users
+      where ${pattern}::text is null
+         or email ilike ${pattern} or display_name ilike ${pattern}
+         or concat_ws(' ', first_name, last_name) ilike ${pattern}
+         or company ilike ${pattern}`,
+    order: sql`created_at desc, id`,
+  }, filter);
 }
 
 /** Reads a user and locks the row, so a privilege change sees the value it replaces. */
@@ -230,10 +236,27 @@ async function anonymiseAuditEvents(tx: Tx, userId: string, email: string): Prom
 }
 
 /**
- * Erases a user and everything they own, in the caller's transaction. The
- * foreign keys cascade too; the explicit deletes keep the list reviewable and
- * are where new per-user tables (usage rows, ...) add their line.
- * Returns false when there was no such user.
+ * What a user owns besides their own row, deleted children first: a table with its `user_id`,
+ * or a table reached through its parent (`through`: the parent and the column naming it).
+ * The foreign keys cascade too; the explicit list keeps it reviewable and is where new
+ * per-user tables add their line. Other users' grants and requests for the user's chatbots
+ * cascade; their conversations unlink.
+ */
+const OWNED_BY_USER: { table: string; through?: { parent: string; column: string } }[] = [
+  { table: "consents" },
+  { table: "consent_requests" },
+  { table: "messages", through: { parent: "conversations", column: "conversation_id" } },
+  { table: "conversations" },
+  { table: "api_keys" },
+  { table: "chatbots" },
+  { table: "refresh_tokens", through: { parent: "sessions", column: "session_id" } },
+  { table: "sessions" },
+  { table: "user_details" },
+];
+
+/**
+ * Erases a user and everything they own, in the caller's transaction: the audit trail and
+ * the usage rows stay but no longer name them. Returns false when there was no such user.
  */
 export async function eraseUser(tx: Tx, userId: string): Promise<boolean> {
   const [user] = await tx<{ email: string }[]>`
@@ -242,20 +265,14 @@ export async function eraseUser(tx: Tx, userId: string): Promise<boolean> {
   await anonymiseAuditEvents(tx, userId, user.email);
   await anonymiseUsage(tx, userId);
   await deleteUserWsTickets(tx, userId);
-  await tx`delete from consents where user_id = ${userId}`;
-  await tx`delete from consent_requests where user_id = ${userId}`;
-  await tx`
-    delete from messages
-    where conversation_id in (select id from conversations where user_id = ${userId})`;
-  await tx`delete from conversations where user_id = ${userId}`;
-  await tx`delete from api_keys where user_id = ${userId}`;
-  // Other users' grants and requests for these chatbots cascade; their conversations unlink.
-  await tx`delete from chatbots where user_id = ${userId}`;
-  await tx`
-    delete from refresh_tokens
-    where session_id in (select id from sessions where user_id = ${userId})`;
-  await tx`delete from sessions where user_id = ${userId}`;
-  await tx`delete from user_details where user_id = ${userId}`;
+  for (const { table, through } of OWNED_BY_USER) {
+    const owned = through
+      ? tx`${tx(through.column)} in (select id from ${
+        tx(through.parent)
+      } where user_id = ${userId})`
+      : tx`user_id = ${userId}`;
+    await tx`delete from ${tx(table)} where ${owned}`;
+  }
   await tx`delete from users where id = ${userId}`;
   return true;
 }

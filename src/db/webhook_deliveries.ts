@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
@@ -106,18 +107,16 @@ export async function releaseAttempt(sql: Db, id: string, attempt: number): Prom
 export async function listDeliveries(
   sql: Db,
   webhookId: string,
-  page: { limit: number; offset: number },
-): Promise<{ items: DeliveryRow[]; total: number }> {
-  const items = await sql<DeliveryRow[]>`
-    select d.id, d.event_id, e.type, d.attempt, d.status, d.response_status, d.next_attempt_at,
-           d.last_attempt_at, d.last_error, d.created_at
-    from webhook_deliveries d join webhook_events e on e.id = d.event_id
-    where d.webhook_id = ${webhookId}
-    order by d.created_at desc, d.id
-    limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<{ n: number }[]>`
-    select count(*)::int as n from webhook_deliveries where webhook_id = ${webhookId}`;
-  return { items: [...items], total: count?.n ?? 0 };
+  page: Page,
+): Promise<Paged<DeliveryRow>> {
+  // Every delivery has its event (not null, cascading), so the join does not change the count.
+  return await selectPage<DeliveryRow>(sql, {
+    columns: sql`d.id, d.event_id, e.type, d.attempt, d.status, d.response_status,
+                 d.next_attempt_at, d.last_attempt_at, d.last_error, d.created_at`,
+    rows: sql`webhook_deliveries d join webhook_events e on e.id = d.event_id
+              where d.webhook_id = ${webhookId}`,
+    order: sql`d.created_at desc, d.id`,
+  }, page);
 }
 
 /** When the next pending delivery of an enabled endpoint is due (for the worker's sleep). */

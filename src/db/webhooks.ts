@@ -1,3 +1,4 @@
+import { type Page, type Paged, selectPage } from "./page.ts";
 import type { Db } from "./tx.ts";
 
 export interface WebhookRow {
@@ -58,14 +59,13 @@ export async function findWebhook(
 export async function listWebhooks(
   sql: Db,
   userId: string,
-  page: { limit: number; offset: number },
-): Promise<{ items: WebhookRow[]; total: number }> {
-  const items = await sql<WebhookRow[]>`
-    select ${columns(sql)} from webhooks where user_id = ${userId}
-    order by created_at desc, id limit ${page.limit} offset ${page.offset}`;
-  const [count] = await sql<{ n: number }[]>`
-    select count(*)::int as n from webhooks where user_id = ${userId}`;
-  return { items: [...items], total: count?.n ?? 0 };
+  page: Page,
+): Promise<Paged<WebhookRow>> {
+  return await selectPage<WebhookRow>(sql, {
+    columns: columns(sql),
+    rows: sql`webhooks where user_id = ${userId}`,
+    order: sql`created_at desc, id`,
+  }, page);
 }
 
 export async function updateWebhook(

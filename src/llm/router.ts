@@ -42,6 +42,7 @@ import { byRank, costUsd, type ModelInfo, type ModelRegistry } from "./models.ts
 import type { TokenUsage } from "./provider.ts";
 import {
   type Answer,
+  type AnswerError,
   DEFAULT_QUALITY_MODELS,
   MAX_QUALITY_MODELS,
   QUERY_MODES,
@@ -439,35 +440,31 @@ export class LlmRouter {
 
   /** A model whose reservation the spend gate refused: never called, nothing used. */
   #refusedAnswer(m: ModelInfo, refused: CallRefusedError): Answer {
-    return {
-      model: m.id,
-      content: "",
-      finish_reason: null,
-      latency_ms: 0,
-      usage: { input_tokens: 0, output_tokens: 0 },
-      cost_usd: 0,
-      status: "error",
-      error: { code: refused.code, message: refused.message },
-    };
+    return uncalledAnswer(m, { code: refused.code, message: refused.message });
   }
 
   #unavailableAnswer(m: ModelInfo, principal?: string): Answer {
     const until = this.registry.health(m.id, principal).unavailable_until;
-    return {
-      model: m.id,
-      content: "",
-      finish_reason: null,
-      latency_ms: 0,
-      usage: { input_tokens: 0, output_tokens: 0 },
-      cost_usd: 0,
-      status: "error",
-      error: {
-        code: "model_unavailable",
-        message: `${m.id} is temporarily unavailable after repeated failures` +
-          (until ? ` (retry after ${new Date(until).toISOString()})` : ""),
-      },
-    };
+    return uncalledAnswer(m, {
+      code: "model_unavailable",
+      message: `${m.id} is temporarily unavailable after repeated failures` +
+        (until ? ` (retry after ${new Date(until).toISOString()})` : ""),
+    });
   }
+}
+
+/** The answer of a model that was never called: empty, nothing used, and why. */
+function uncalledAnswer(m: ModelInfo, error: AnswerError): Answer {
+  return {
+    model: m.id,
+    content: "",
+    finish_reason: null,
+    latency_ms: 0,
+    usage: { input_tokens: 0, output_tokens: 0 },
+    cost_usd: 0,
+    status: "error",
+    error,
+  };
 }
 
 /** Aborts when `touch` was not called for `ms` (upstream silence); always dispose it. */

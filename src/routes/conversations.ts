@@ -4,13 +4,12 @@ import { requireAuth } from "../http/require_auth.ts";
 import { conversationScopeOf } from "../auth/access.ts";
 import { AnswerText, CostUsd, TokenUsageSchema } from "./chat_schemas.ts";
 import {
-  conversationMessages,
   type ConversationRow,
   deleteConversation,
   findConversation,
   listConversations,
-  type MessageRow,
 } from "../db/conversations.ts";
+import { conversationMessages, type MessageRow } from "../db/messages.ts";
 import { ApiError } from "../errors.ts";
 import {
   authErrors,

@@ -6,6 +6,7 @@ import { requireAuth } from "../http/require_auth.ts";
 import { audit, type AuditAction } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";
 import {
+  ACCOUNT_USER_COLUMNS,
   eraseUser,
   findUserById,
   listUsers,
@@ -63,14 +64,8 @@ const UpdateUserBody = z.object({
   description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
 });
 
-/** Fields only an admin may send, even about themselves. */
-const PRIVILEGED_FIELDS = [
-  "role",
-  "tier",
-  "disabled",
-  "budget_usd_per_day",
-  "budget_usd_per_month",
-] as const;
+/** Fields only an admin may send, even about themselves: the account's, not the person's. */
+const PRIVILEGED_FIELDS = ACCOUNT_USER_COLUMNS;
 
 const ListUsersQuery = PageQuery.extend({
   q: z.string().trim().min(1).max(254).optional().openapi({

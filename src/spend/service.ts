@@ -14,7 +14,7 @@
  */
 import type { Principal } from "../principal.ts";
 import type { Sql } from "../db/client.ts";
-import { closeStalePendingMessages } from "../db/turns.ts";
+import { closeStalePendingMessages } from "../db/messages.ts";
 import {
   insertPendingUsage,
   settleUsage,
