@@ -1,6 +1,7 @@
 import { createApp } from "./src/app.ts";
 import { AdminBootstrapError, ensureAdmin } from "./src/auth/admin_bootstrap.ts";
-import { ConfigError, loadConfig, readEnv } from "./src/config.ts";
+import { scryptParams } from "./src/auth/passwords.ts";
+import { type Config, ConfigError, loadConfig, readEnv } from "./src/config.ts";
 import { DataDirError } from "./src/data_dir.ts";
 import { MigrationError } from "./src/db/migrate.ts";
 import { demoBanner, seedDemo } from "./src/seed/demo.ts";
@@ -8,14 +9,14 @@ import { startServer } from "./src/server.ts";
 import { createServices, type Services } from "./src/services.ts";
 
 /** ADMIN_EMAIL / ADMIN_PASSWORD: create or promote the first admin on every start. */
-async function bootstrapAdmin(services: Services): Promise<void> {
-  const { config, log, sql } = services;
+async function bootstrapAdmin(services: Services, config: Config): Promise<void> {
+  const { log, sql } = services;
   if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) return;
   try {
     const result = await ensureAdmin(sql, {
       email: config.ADMIN_EMAIL,
       password: config.ADMIN_PASSWORD,
-      scrypt: { logN: config.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 },
+      scrypt: scryptParams(config),
       actor: "ADMIN_EMAIL",
     });
     log.info("admin account from ADMIN_EMAIL", { outcome: result.outcome, user_id: result.userId });
@@ -26,11 +27,12 @@ async function bootstrapAdmin(services: Services): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  let config: Config;
   let services: Services;
   try {
-    const config = loadConfig(readEnv());
+    config = loadConfig(readEnv());
     services = await createServices(config);
-    await bootstrapAdmin(services);
+    await bootstrapAdmin(services, config);
   } catch (error) {
     // Start-up problems are the operator's to fix: a clear line, no stack trace.
     if (
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
     }
     Deno.exit(1);
   }
-  const { config, log } = services;
+  const { log } = services;
   const app = createApp(services);
   const server = startServer(app, services, { port: config.PORT, hostname: config.HOSTNAME });
   const localUrl = `http://${

@@ -149,6 +149,78 @@ export interface Config extends Env {
   rateLimitBackend: "memory" | "redis" | "upstash";
 }
 
+/*
+ * The groups of settings, one per consumer: each service is handed only its group (typed as
+ * one of these), so its signature says what it depends on. They are views of the one `Config`
+ * parsed and checked by `loadConfig`; `src/services.ts` hands them out.
+ */
+
+/** The database connection (`db/client.ts`). */
+export type DatabaseConfig = Pick<Config, "DATABASE_URL" | "DATABASE_POOL_MAX" | "DATA_DIR">;
+
+/** Signing and verifying tokens (`auth/jwt_settings.ts`); DATA_DIR keeps the embedded secret. */
+export type JwtConfig = Pick<
+  Config,
+  | "JWT_SECRET"
+  | "JWT_PREVIOUS_SECRETS"
+  | "JWT_PRIVATE_KEY"
+  | "JWT_KEY_ID"
+  | "JWT_PREVIOUS_PUBLIC_KEYS"
+  | "JWT_ISSUER"
+  | "JWT_AUDIENCE"
+  | "ACCESS_TOKEN_TTL_SECONDS"
+  | "DATA_DIR"
+>;
+
+/** Session lifetimes and refresh reuse (`auth/session_service.ts`, `auth/authenticator.ts`). */
+export type SessionConfig = Pick<
+  Config,
+  "SESSION_IDLE_TTL_SECONDS" | "SESSION_ABSOLUTE_TTL_SECONDS" | "REFRESH_REUSE_GRACE_SECONDS"
+>;
+
+/** The rate limiter's backend and its connection (`ratelimit/limiter.ts`, via services.ts). */
+export type RateLimiterConfig = Pick<
+  Config,
+  | "rateLimitBackend"
+  | "REDIS_URL"
+  | "UPSTASH_REDIS_REST_URL"
+  | "UPSTASH_REDIS_REST_TOKEN"
+  | "RATE_LIMIT_TIMEOUT_MS"
+  | "RATE_LIMIT_PREFIX"
+>;
+
+/** Webhook destinations, retries and the delivery worker (`webhooks/mod.ts`). */
+export type WebhookConfig = Pick<
+  Config,
+  | "WEBHOOK_ALLOW_HTTP"
+  | "WEBHOOK_ALLOW_PRIVATE"
+  | "WEBHOOK_RETRY_SCHEDULE"
+  | "WEBHOOK_SWEEP_INTERVAL_S"
+  | "WEBHOOK_POLL_INTERVAL_MS"
+  | "WEBHOOK_TIMEOUT_MS"
+>;
+
+/**
+ * What the HTTP edge reads (`app.ts`, `server.ts`, `http/`, `routes/`, the health probes), as
+ * `services.config`: request limits, CORS, proxies, documents, password cost (handlers hash
+ * passwords), probes and shutdown.
+ */
+export type HttpConfig = Pick<
+  Config,
+  | "mode"
+  | "PUBLIC_URL"
+  | "CORS_ORIGINS"
+  | "TRUST_PROXY"
+  | "BODY_LIMIT_BYTES"
+  | "MAX_PROMPT_CHARS"
+  | "MAX_API_KEYS_PER_USER"
+  | "METRICS_TOKEN"
+  | "PASSWORD_SCRYPT_LOG_N"
+  | "READINESS_TIMEOUT_MS"
+  | "SESSION_IDLE_TTL_SECONDS"
+  | "SHUTDOWN_TIMEOUT_MS"
+>;
+
 /** Thrown when the environment is unusable; the message names every bad variable. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -1,4 +1,4 @@
-import type { Config } from "./config.ts";
+import type { Config, HttpConfig, RateLimiterConfig } from "./config.ts";
 import { connectDatabase, type Database, type Sql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { Authenticator } from "./auth/authenticator.ts";
@@ -20,7 +20,8 @@ import { type Resolver, Webhooks } from "./webhooks/mod.ts";
 
 /** The typed bag of long-lived services, built once per process. */
 export interface Services {
-  config: Config;
+  /** The HTTP edge's settings; each service below was handed only its own group. */
+  config: HttpConfig;
   log: Logger;
   sql: Sql;
   db: Database;
@@ -192,7 +193,7 @@ export async function createServices(
   }
 }
 
-function createLimiterStore(config: Config, log: Logger) {
+function createLimiterStore(config: RateLimiterConfig, log: Logger) {
   const settings = {
     timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,
     prefix: config.RATE_LIMIT_PREFIX,

@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { SessionConfig } from "../config.ts";
 import { type ApiKeyCredential, findApiKeyByHash } from "../db/api_keys.ts";
 import type { Sql } from "../db/client.ts";
 import { getSessionStatus, type SessionStatus } from "../db/sessions.ts";
@@ -47,7 +47,7 @@ export class Authenticator {
   constructor(
     private readonly sql: Sql,
     private readonly tokens: TokenService,
-    private readonly config: Config,
+    private readonly config: Pick<SessionConfig, "SESSION_IDLE_TTL_SECONDS">,
     private readonly log: Logger,
   ) {
     const onError = (error: unknown) => log.warn("last_used_at flush failed", { error });

@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { JwtConfig } from "../config.ts";
 import { dataDirError, ensureDataDir } from "../data_dir.ts";
 import type { JwtSettings } from "./jwt.ts";
 
@@ -8,7 +8,7 @@ const SECRET_FILE = "jwt_secret";
  * JWT settings from the environment. In embedded mode without JWT_SECRET a
  * secret is generated once and kept under DATA_DIR, so restarts keep sessions.
  */
-export async function resolveJwtSettings(config: Config): Promise<JwtSettings> {
+export async function resolveJwtSettings(config: JwtConfig): Promise<JwtSettings> {
   const base = {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,

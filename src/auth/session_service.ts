@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { SessionConfig } from "../config.ts";
 import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import {
@@ -46,7 +46,7 @@ export class SessionService {
   constructor(
     private readonly sql: Sql,
     private readonly tokens: TokenService,
-    private readonly config: Config,
+    private readonly config: SessionConfig,
     private readonly authenticator: Authenticator,
     private readonly hooks: SessionHooks = {},
   ) {}

@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import type { Config } from "../config.ts";
+import type { DatabaseConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -36,7 +36,7 @@ function baseOptions(log: Logger, schema?: string): postgres.Options<Record<stri
 
 /** Connects to DATABASE_URL, or starts embedded PGlite when it is absent. */
 export async function connectDatabase(
-  config: Pick<Config, "DATABASE_URL" | "DATABASE_POOL_MAX" | "DATA_DIR">,
+  config: DatabaseConfig,
   log: Logger,
   options: ConnectOptions = {},
 ): Promise<Database> {

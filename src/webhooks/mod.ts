@@ -1,5 +1,5 @@
 import { Webhook } from "standardwebhooks";
-import type { Config } from "../config.ts";
+import type { WebhookConfig } from "../config.ts";
 import { apiKeysExpiringBefore } from "../db/api_keys.ts";
 import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
@@ -84,7 +84,7 @@ export class Webhooks {
 
   constructor(
     private readonly sql: Sql,
-    private readonly config: Config,
+    private readonly config: WebhookConfig,
     private readonly log: Logger,
     options: WebhookOptions,
   ) {
