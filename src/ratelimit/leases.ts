@@ -135,9 +135,7 @@ export class LeasedBudgets {
     windows: readonly LimitWindow[],
     identifier: string,
   ): Promise<LeasedDecision> {
-    const budgetKey = `${policy}\u0000${identifier}\u0000${
-      windows.map((w) => `${w.limit}/${w.windowSeconds}`).join(",")
-    }`;
+    const budgetKey = `${policy}\u0000${identifier}\u0000${signatureOf(windows)}`;
     let lease = this.#leases.get(budgetKey);
     if (!lease) {
       windows.forEach(assertValidWindow);
@@ -237,6 +235,17 @@ export class LeasedBudgets {
     this.#pending.add(done);
     void done.finally(() => this.#pending.delete(done));
   }
+}
+
+/** "limit/seconds,..." per window list; tiers hand out the same lists, so it is made once. */
+const signatures = new WeakMap<readonly LimitWindow[], string>();
+function signatureOf(windows: readonly LimitWindow[]): string {
+  let signature = signatures.get(windows);
+  if (signature === undefined) {
+    signature = windows.map((w) => `${w.limit}/${w.windowSeconds}`).join(",");
+    signatures.set(windows, signature);
+  }
+  return signature;
 }
 
 function admitted(lease: Lease): LeasedDecision {

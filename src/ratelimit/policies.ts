@@ -40,6 +40,7 @@ export class RateLimitPolicies {
   #lastFailOpenWarning = 0;
   /** Per-request budgets on a networked store are leased (leases.ts); memory is local anyway. */
   readonly #leases: LeasedBudgets | undefined;
+  readonly #tierWindows = new Map<string, LimitWindow[]>();
 
   constructor(
     readonly store: RateLimiterStore,
@@ -65,11 +66,16 @@ export class RateLimitPolicies {
     await this.#leases?.close();
   }
 
-  /** The minute and day windows of a tier (unknown tiers count as free). */
+  /** The minute and day windows of a tier (unknown tiers count as free); made once per tier. */
   tierWindows(tier: string): LimitWindow[] {
-    const limits = this.tiers[tier] ?? this.tiers.free ??
-      { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
-    return windowsFor(limits);
+    let windows = this.#tierWindows.get(tier);
+    if (!windows) {
+      const limits = this.tiers[tier] ?? this.tiers.free ??
+        { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
+      windows = windowsFor(limits);
+      this.#tierWindows.set(tier, windows);
+    }
+    return windows;
   }
 
   /**
