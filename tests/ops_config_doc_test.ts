@@ -17,14 +17,16 @@ async function readText(path: string): Promise<string> {
   return await Deno.readTextFile(new URL(path, ROOT));
 }
 
-/** Source files of the service: src/ (recursively), main.ts and seed.ts. */
+/** Source files of the service: src/ (recursively, its unit tests left out), main.ts and seed.ts. */
 async function sourceFiles(): Promise<string[]> {
   const files = ["main.ts", "seed.ts"];
   const walk = async (dir: string) => {
     for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
       const path = `${dir}${entry.name}`;
       if (entry.isDirectory) await walk(`${path}/`);
-      else if (/\.(ts|tsx|js|mjs)$/.test(entry.name)) files.push(path);
+      else if (/\.(ts|tsx|js|mjs)$/.test(entry.name) && !/_test\.ts$/.test(entry.name)) {
+        files.push(path);
+      }
     }
   };
   await walk("src/");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig, parseDurations } from "./config.ts";
 
 Deno.test("config", async (t) => {
   await t.step("no DATABASE_URL means embedded mode with documented defaults", () => {
@@ -78,18 +78,34 @@ Deno.test("config", async (t) => {
   });
 });
 
-Deno.test("main exits non-zero with one clear message and no stack trace on bad config", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-read", "--allow-net", "main.ts"],
-    env: { PORT: "not-a-port", DATABASE_URL: "postgres://127.0.0.1:1/x" },
-    clearEnv: true,
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 1);
-  assert.match(stderr, /PORT/);
-  assert.match(stderr, /JWT_SECRET/);
-  assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/);
+Deno.test("WEBHOOK_RETRY_SCHEDULE: units ms, s, m, h, d; `none`; bad values named", () => {
+  assert.deepEqual(parseDurations("100ms,5s,2m,1h,1d"), [
+    100,
+    5000,
+    120_000,
+    3_600_000,
+    86_400_000,
+  ]);
+  assert.deepEqual(parseDurations("none"), []);
+  const config = loadConfig({ DATA_DIR: "memory://" });
+  assert.deepEqual(config.WEBHOOK_RETRY_SCHEDULE, [
+    5_000,
+    30_000,
+    120_000,
+    600_000,
+    3_600_000,
+    21_600_000,
+  ]);
+  assert.equal(config.WEBHOOK_ALLOW_HTTP, false);
+  assert.equal(config.WEBHOOK_ALLOW_PRIVATE, false);
+  assert.equal(config.WEBHOOK_SWEEP_INTERVAL_S, 300);
+  assert.equal(config.WEBHOOK_TIMEOUT_MS, 10_000);
+  assert.throws(
+    () => loadConfig({ DATA_DIR: "memory://", WEBHOOK_RETRY_SCHEDULE: "5 seconds" }),
+    /WEBHOOK_RETRY_SCHEDULE/,
+  );
+  assert.throws(
+    () => loadConfig({ DATA_DIR: "memory://", WEBHOOK_RETRY_SCHEDULE: "8d" }),
+    /WEBHOOK_RETRY_SCHEDULE/,
+  );
 });

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
-import { withDeadline } from "../src/llm/abort.ts";
-import {
-  DEFAULT_ECHO_MODELS,
-  EchoProvider,
-  echoReply,
-  splitWords,
-} from "../src/llm/echo_provider.ts";
-import { ProviderError } from "../src/llm/errors.ts";
-import type { ChatMessage, CompletionRequest, StreamEvent } from "../src/llm/provider.ts";
+import { withDeadline } from "./abort.ts";
+import { DEFAULT_ECHO_MODELS, EchoProvider, echoReply, splitWords } from "./echo_provider.ts";
+import { ProviderError } from "./errors.ts";
+import type { ChatMessage, CompletionRequest, StreamEvent } from "./provider.ts";
 
 const messages: ChatMessage[] = [
   { role: "system", content: "You are terse." },

@@ -17,8 +17,8 @@ import {
   JwtConfigError,
   type JwtSettings,
   type TokenService,
-} from "../src/auth/jwt.ts";
-import { generateOpaqueToken } from "../src/auth/opaque_token.ts";
+} from "./jwt.ts";
+import { generateOpaqueToken } from "./opaque_token.ts";
 
 const ISS = "https://gatehouse.test";
 const AUD = "gatehouse-api";

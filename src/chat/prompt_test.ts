@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import type { Principal } from "../src/principal.ts";
-import type { UserContext } from "../src/context/user_context.ts";
-import { titleFrom } from "../src/chat/persist.ts";
-import { assemblePrompt, oneReplyPerTurn, withinBudget } from "../src/chat/prompt.ts";
-import { StreamLimiter } from "../src/chat/stream_limiter.ts";
-import { ApiError } from "../src/errors.ts";
+import type { UserContext } from "../context/user_context.ts";
+import { assemblePrompt, oneReplyPerTurn, withinBudget } from "./prompt.ts";
 
 const context: UserContext = {
   user_id: "00000000-0000-4000-8000-000000000001",
@@ -65,35 +61,4 @@ Deno.test("prompt: history keeps the newest messages within the token budget", (
   // "b" fits this budget, but history never starts on an assistant message.
   assert.deepEqual(withinBudget(history, 120).map((m) => m.content[0]), ["c", "d"]);
   assert.deepEqual(withinBudget(history, 15), []);
-});
-
-Deno.test("persist: titles are the first message on one line, shortened", () => {
-  assert.equal(titleFrom("  Hello\n\tworld  "), "Hello world");
-  const long = titleFrom("word ".repeat(40));
-  assert.ok(long.length <= 80);
-  assert.ok(long.endsWith("…"));
-  assert.equal(titleFrom("   "), "Untitled");
-});
-
-Deno.test("stream limiter: per user across sessions and keys, released once", () => {
-  const limiter = new StreamLimiter(2);
-  const user: Principal = { type: "user", userId: "u1", role: "user", tier: "free", scopes: [] };
-  const key: Principal = { ...user, type: "api_key", apiKeyId: "k1" };
-  const a = limiter.acquire(user);
-  limiter.acquire(key);
-  for (const caller of [user, key]) {
-    assert.throws(() => limiter.acquire(caller), (error) => {
-      assert.ok(error instanceof ApiError);
-      assert.equal(error.status, 429);
-      assert.equal(error.headers?.["Retry-After"], "1");
-      assert.equal(error.detail?.scope, "user");
-      return true;
-    });
-  }
-  limiter.acquire({ ...user, userId: "u2" }); // another user is unaffected
-  a();
-  a();
-  assert.equal(limiter.openFor(user), 1);
-  limiter.acquire(user);
-  assert.equal(limiter.openFor(key), 2);
 });

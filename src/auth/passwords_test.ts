@@ -9,8 +9,8 @@ import {
   passwordLength,
   setPasswordHashConcurrency,
   verifyPassword,
-} from "../src/auth/passwords.ts";
-import { isCommonPassword, loadCommonPasswords } from "../src/auth/common_passwords.ts";
+} from "./passwords.ts";
+import { isCommonPassword, loadCommonPasswords } from "./common_passwords.ts";
 
 // logN=14 (the floor) keeps the suite fast; one test uses the real default.
 const FAST = { logN: 14, r: 8, p: 1 };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineQueue } from "../src/ratelimit/backends/deadline_queue.ts";
+import { DeadlineQueue } from "./deadline_queue.ts";
 
 const sleep = <T>(ms: number, value?: T) =>
   new Promise<T | undefined>((resolve) => setTimeout(() => resolve(value), ms));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { StallWatchdog } from "../src/ratelimit/backends/stall_watchdog.ts";
+import { StallWatchdog } from "./stall_watchdog.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
