@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startAppWithMock } from "./support/chat.ts";
 import { call, createChatbot, type Json, putDetails } from "./support/user_context_fixtures.ts";
 import { registerUser } from "./support/users.ts";
+import { parseSse } from "./support/sse.ts";
 
 type Sent = { role: string; content: string }[];
 
@@ -149,9 +150,14 @@ Deno.test("chatbots: system prompt, models, temperature and consented context", 
         message: "stream",
         stream: true,
       }, { token: user.accessToken });
-      const text = await res.text();
-      assert.match(text, /^event: meta\ndata: .*"requires_consent"/);
-      assert.match(text, /event: done\ndata: .*"chatbot_name":"Careful".*"requires_consent"/);
+      const { events } = parseSse(await res.text());
+      const meta = events[0]!;
+      const done = events.at(-1)!;
+      assert.equal(meta.event, "meta");
+      assert.ok("requires_consent" in (meta.data as object));
+      assert.equal(done.event, "done");
+      assert.equal((done.data as { chatbot_name: string }).chatbot_name, "Careful");
+      assert.ok("requires_consent" in (done.data as object));
     });
   } finally {
     await close();

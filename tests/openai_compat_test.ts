@@ -15,9 +15,10 @@ import OpenAI, {
 } from "openai";
 import { startServer } from "../src/server.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
-import { startTestApp, type TestApp } from "./support/harness.ts";
+import { socketJson, startTestApp, type TestApp } from "./support/harness.ts";
 import { createChatbot, putDetails } from "./support/user_context_fixtures.ts";
 import { createKey, registerUser } from "./support/users.ts";
+import { parseSse } from "./support/sse.ts";
 
 function client(port: number, apiKey: string): OpenAI {
   return new OpenAI({
@@ -124,19 +125,16 @@ Deno.test("openai SDK: completion, stream with usage, model list on echo", async
     });
 
     await t.step("a stream without include_usage has no usage chunk", async () => {
-      const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "echo-fast",
-          messages: [{ role: "user", content: "hi" }],
-          stream: true,
-        }),
-      });
+      const res = await socketJson(`http://127.0.0.1:${server.port}`)(
+        "POST",
+        "/openai/v1/chat/completions",
+        { model: "echo-fast", messages: [{ role: "user", content: "hi" }], stream: true },
+        { token: key },
+      );
       assert.match(res.headers.get("content-type")!, /^text\/event-stream/);
-      const lines = (await res.text()).split("\n").filter((l) => l.startsWith("data: "));
-      assert.equal(lines.at(-1), "data: [DONE]");
-      const chunks = lines.slice(0, -1).map((l) => JSON.parse(l.slice(6)));
+      const { events } = parseSse(await res.text());
+      assert.equal(events.at(-1)?.data, "[DONE]");
+      const chunks = events.slice(0, -1).map((e) => e.data as { choices: unknown[] });
       assert.ok(chunks.every((c) => c.choices.length === 1 && !("usage" in c)));
     });
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { z } from "@hono/zod-openapi";
 import { startTestApp, type TestApp } from "./support/harness.ts";
+import { parseSse } from "./support/sse.ts";
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -106,19 +107,6 @@ Deno.test("OpenAPI: every operation has a description and a request example", as
   }
 });
 
-/** The `[event, data]` pairs of a Server-Sent Events body (`data` parsed when it is JSON). */
-function parseEventStream(text: string): [string, unknown][] {
-  return text.split("\n\n").filter((block) => block.trim() !== "").map((block) => {
-    let event = "message";
-    let data = "";
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data += line.slice(6);
-    }
-    return [event, data === "[DONE]" ? data : JSON.parse(data)];
-  });
-}
-
 /** Every string anywhere in `value`. */
 function stringsIn(value: unknown): string[] {
   if (typeof value === "string") return [value];
@@ -172,13 +160,13 @@ Deno.test("OpenAPI: every response example is what the route's own schema answer
       const streams = examples.filter((e) => e.where.endsWith("text/event-stream"));
       assert.equal(streams.length, 4);
       for (const e of streams) {
-        const events = parseEventStream(e.example as string);
+        const { events } = parseSse(e.example as string);
         const json = e.json as Json;
         assert.ok(json, `${e.where}: no JSON example to compare with`);
-        if (events.every(([event]) => event === "message")) {
+        if (events.every(({ event }) => event === "message")) {
           // OpenAI's chunks: a role chunk, content deltas, the finish, usage, [DONE].
-          assert.equal(events.at(-1)?.[1], "[DONE]", e.where);
-          const chunks = events.slice(0, -1).map(([, data]) => data as Json);
+          assert.equal(events.at(-1)?.data, "[DONE]", e.where);
+          const chunks = events.slice(0, -1).map(({ data }) => data as Json);
           const choice = (json.choices as Json[])[0]!;
           const deltas = chunks.flatMap((c) => c.choices as { delta: { content?: string } }[])
             .map((c) => c.delta.content ?? "").join("");
@@ -188,20 +176,20 @@ Deno.test("OpenAPI: every response example is what the route's own schema answer
           continue;
         }
         // Gatehouse's events: meta, chunks, usage, then done with the JSON body.
-        assert.deepEqual(events.map(([event]) => event).filter((v, i, a) => a[i - 1] !== v), [
+        assert.deepEqual(events.map(({ event }) => event).filter((v, i, a) => a[i - 1] !== v), [
           "meta",
           "chunk",
           "usage",
           "done",
         ], e.where);
-        assert.deepEqual(events.at(-1)?.[1], json, `${e.where}: done is not the JSON example`);
-        const meta = events[0]![1] as Json;
+        assert.deepEqual(events.at(-1)?.data, json, `${e.where}: done is not the JSON example`);
+        const meta = events[0]!.data as Json;
         assert.equal(meta.conversation_id, json.conversation_id, e.where);
-        const text = events.filter(([event]) => event === "chunk")
-          .map(([, data]) => (data as { delta: string }).delta).join("");
+        const text = events.filter(({ event }) => event === "chunk")
+          .map(({ data }) => (data as { delta: string }).delta).join("");
         assert.ok(stringsIn(json).includes(text), `${e.where}: chunks do not spell the answer`);
         // The per-model `usage` events add up to the answer's total usage.
-        const perModel = events.filter(([event]) => event === "usage").map(([, data]) =>
+        const perModel = events.filter(({ event }) => event === "usage").map(({ data }) =>
           data as { usage: { input_tokens: number; output_tokens: number }; cost_usd: number }
         );
         const sum = (f: (u: (typeof perModel)[number]) => number) =>

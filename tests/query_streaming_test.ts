@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { startServer } from "../src/server.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
-import { parseSse, sseEvents } from "./support/sse.ts";
-import { startTestApp } from "./support/harness.ts";
+import { parseSse, readThenAbort, sseEvents } from "./support/sse.ts";
+import { socketJson, startTestApp } from "./support/harness.ts";
 import { registerUser } from "./support/users.ts";
 
 const SLOW_REPLY = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
@@ -163,25 +163,15 @@ Deno.test("query streaming: a client disconnect aborts upstream and stores incom
   try {
     const user = await registerUser(h);
     const controller = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${server.port}/v1/query`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${user.accessToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "tell me a long story", mode: "balanced", stream: true }),
-      signal: controller.signal,
-    });
+    const res = await socketJson(`http://127.0.0.1:${server.port}`)("POST", "/v1/query", {
+      prompt: "tell me a long story",
+      mode: "balanced",
+      stream: true,
+    }, { token: user.accessToken, signal: controller.signal });
     assert.equal(res.status, 200);
-    let conversationId = "";
-    let chunks = 0;
-    try {
-      for await (const event of sseEvents(res.body!)) {
-        if (event.event === "meta") {
-          conversationId = (event.data as { conversation_id: string }).conversation_id;
-        }
-        if (event.event === "chunk" && ++chunks === 3) controller.abort();
-      }
-    } catch (error) {
-      assert.equal((error as Error).name, "AbortError");
-    }
+    const events = await readThenAbort(res, controller, 3);
+    assert.equal(events[0]?.event, "meta");
+    const conversationId = (events[0]!.data as { conversation_id: string }).conversation_id;
     const upstream = mock.requestsFor("m-slow")[0]!;
     assert.equal(await upstream.settled, "aborted", "the mock server saw the disconnect");
     assert.ok(upstream.chunksSent < 40);

@@ -2,57 +2,11 @@ import assert from "node:assert/strict";
 import { hashPassword } from "../src/auth/passwords.ts";
 import { insertUser } from "../src/db/users.ts";
 import { startTestApp, TEST_REDIS_URL, type TestApp } from "./support/harness.ts";
-import { startUpstashRestServer, type UpstashRestServer } from "./support/upstash_rest_server.ts";
+import { awayFromWindowBoundary, limiterBackends } from "./support/limiter.ts";
 import { createKey, registerUser } from "./support/users.ts";
-
-/** Each backend the service can run on; Redis-backed ones only with a real Redis. */
-interface Backend {
-  name: string;
-  env(): Record<string, string>;
-  close(): Promise<void>;
-}
-
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [{
-    name: "memory",
-    env: () => ({ RATE_LIMIT_BACKEND: "memory" }),
-    close: async () => {},
-  }];
-  if (TEST_REDIS_URL) {
-    list.push({
-      name: "redis",
-      env: () => ({ RATE_LIMIT_BACKEND: "redis", REDIS_URL: TEST_REDIS_URL! }),
-      close: async () => {},
-    });
-    let upstash: UpstashRestServer | undefined;
-    const token = crypto.randomUUID();
-    upstash = await startUpstashRestServer(TEST_REDIS_URL, token);
-    list.push({
-      name: "upstash (REST protocol over HTTP)",
-      env: () => ({
-        RATE_LIMIT_BACKEND: "upstash",
-        UPSTASH_REDIS_REST_URL: upstash!.url,
-        UPSTASH_REDIS_REST_TOKEN: token,
-        // The harness deletes keys through REDIS_URL after each app.
-        REDIS_URL: TEST_REDIS_URL!,
-      }),
-      close: async () => {
-        await upstash?.close();
-        upstash = undefined;
-      },
-    });
-  }
-  return list;
-}
 
 const tiers = (perMinute: number, perDay: number) =>
   JSON.stringify({ free: { per_minute: perMinute, per_day: perDay } });
-
-/** Keeps a burst inside one minute window so counts are exact. */
-async function awayFromMinuteBoundary(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 3000) await new Promise((r) => setTimeout(r, left + 100));
-}
 
 async function whoami(h: TestApp, token: string, ip?: string) {
   return await authedGet(h, "/v1/auth/whoami", token, ip);
@@ -65,15 +19,15 @@ async function authedGet(h: TestApp, path: string, token: string, ip?: string) {
   return res;
 }
 
-for (const backend of await backends()) {
+for (const backend of await limiterBackends()) {
   Deno.test(`rate limits over HTTP (${backend.name})`, async (t) => {
     try {
       await t.step(
         "headers on every limited response; remaining decreases; reset ahead",
         async () => {
-          const h = await startTestApp({ ...backend.env(), RATE_LIMIT_TIERS: tiers(50, 1000) });
+          const h = await startTestApp({ ...backend.env, RATE_LIMIT_TIERS: tiers(50, 1000) });
           try {
-            await awayFromMinuteBoundary();
+            await awayFromWindowBoundary(60, 3000);
             const user = await registerUser(h);
             const first = await whoami(h, user.accessToken);
             const second = await whoami(h, user.accessToken);
@@ -119,9 +73,9 @@ for (const backend of await backends()) {
       );
 
       await t.step("exactly L of N concurrent requests pass", async () => {
-        const h = await startTestApp({ ...backend.env(), RATE_LIMIT_TIERS: tiers(5, 1000) });
+        const h = await startTestApp({ ...backend.env, RATE_LIMIT_TIERS: tiers(5, 1000) });
         try {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary(60, 3000);
           const user = await registerUser(h);
           const results = await Promise.all(
             Array.from({ length: 12 }, () => whoami(h, user.accessToken)),
@@ -137,9 +91,9 @@ for (const backend of await backends()) {
       });
 
       await t.step("429 body names the policy and scope", async () => {
-        const h = await startTestApp({ ...backend.env(), RATE_LIMIT_TIERS: tiers(2, 1000) });
+        const h = await startTestApp({ ...backend.env, RATE_LIMIT_TIERS: tiers(2, 1000) });
         try {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary(60, 3000);
           const user = await registerUser(h);
           await whoami(h, user.accessToken);
           await whoami(h, user.accessToken);
@@ -160,7 +114,7 @@ for (const backend of await backends()) {
       });
 
       await t.step("the per-day window is enforced on its own", async () => {
-        const h = await startTestApp({ ...backend.env(), RATE_LIMIT_TIERS: tiers(100, 3) });
+        const h = await startTestApp({ ...backend.env, RATE_LIMIT_TIERS: tiers(100, 3) });
         try {
           const user = await registerUser(h);
           const statuses = [];
@@ -179,11 +133,11 @@ for (const backend of await backends()) {
 
       await t.step("tiers and per-key overrides", async () => {
         const h = await startTestApp({
-          ...backend.env(),
+          ...backend.env,
           RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: 3 }, pro: { per_minute: 6 } }),
         });
         try {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary(60, 3000);
           const admin = await registerUser(h, { role: "admin" });
           const proKey = await createKey(h, admin, { name: "pro", tier: "pro" });
           const override = await createKey(h, admin, { name: "tight", rate_limit_per_minute: 1 });
@@ -206,7 +160,7 @@ for (const backend of await backends()) {
         "brute force on one account: attacker gets 429, owner and others still log in",
         async () => {
           const h = await startTestApp({
-            ...backend.env(),
+            ...backend.env,
             LOGIN_FAILURES_PER_ACCOUNT: "3",
             RATE_LIMIT_IP_PER_MINUTE: "100",
           });
@@ -269,9 +223,9 @@ for (const backend of await backends()) {
       );
 
       await t.step("per-IP limit on register, login and refresh together", async () => {
-        const h = await startTestApp({ ...backend.env(), RATE_LIMIT_IP_PER_MINUTE: "2" });
+        const h = await startTestApp({ ...backend.env, RATE_LIMIT_IP_PER_MINUTE: "2" });
         try {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary(60, 3000);
           const ip = "203.0.113.99";
           const user = await registerUser(h, { ip });
           const login = await h.json("POST", "/v1/auth/login", {
@@ -305,7 +259,7 @@ if (TEST_REDIS_URL) {
     const a = await startTestApp(env);
     const b = await startTestApp({ ...env, RATE_LIMIT_PREFIX: a.config.RATE_LIMIT_PREFIX });
     try {
-      await awayFromMinuteBoundary();
+      await awayFromWindowBoundary(60, 3000);
       // The same user row exists in each instance's database; the limit keys on its id.
       const user = await registerUser(a);
       const token = user.accessToken;

@@ -12,18 +12,13 @@ import {
   type RateLimiterStore,
   type ScriptRunner,
 } from "../src/ratelimit/limiter.ts";
+import { awayFromWindowBoundary } from "./support/limiter.ts";
 import { deleteKeys } from "./support/redis_keys.ts";
 import { startUpstashRestServer, type UpstashRestServer } from "./support/upstash_rest_server.ts";
 
 const REDIS_URL = Deno.env.get("TEST_REDIS_URL") || undefined;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Keeps a burst inside one minute window so counts are exact. */
-async function awayFromMinuteBoundary(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5000) await sleep(left + 100);
-}
 
 /** Counts the script runs (round trips) of a store's runner. */
 function counting(scripts: ScriptRunner): ScriptRunner & { runs: number } {
@@ -88,7 +83,7 @@ if (REDIS_URL) {
       };
       try {
         await t.step("two instances admit exactly the limit of a concurrent burst", async () => {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const a = lease(storeA);
           const b = lease(storeB);
           const windows = minuteAndDay(100, 10_000);
@@ -107,7 +102,7 @@ if (REDIS_URL) {
         });
 
         await t.step("most requests need no round trip when the budget is large", async () => {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const { leases, runner } = lease(storeA);
           const windows = minuteAndDay(1_000_000, 10_000_000);
           const decisions = [];
@@ -127,7 +122,7 @@ if (REDIS_URL) {
         });
 
         await t.step("near the limit each lease is one request", async () => {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const a = lease(storeA);
           const b = lease(storeB);
           const windows = minuteAndDay(4, 1000);
@@ -140,7 +135,7 @@ if (REDIS_URL) {
         });
 
         await t.step("what an idle instance leased goes back to the others", async () => {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const a = lease(storeA);
           const b = lease(storeB);
           const windows = minuteAndDay(80, 10_000);
@@ -153,7 +148,7 @@ if (REDIS_URL) {
         });
 
         await t.step("closing an instance gives its unspent lease back", async () => {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const a = lease(storeA);
           const windows = minuteAndDay(800, 10_000);
           for (let i = 0; i < 3; i++) {

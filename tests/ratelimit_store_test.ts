@@ -19,6 +19,7 @@ import {
   type LimitWindow,
   type RateLimiterStore,
 } from "../src/ratelimit/limiter.ts";
+import { awayFromWindowBoundary } from "./support/limiter.ts";
 import { startUpstashRestServer } from "./support/upstash_rest_server.ts";
 
 const REDIS_URL = Deno.env.get("TEST_REDIS_URL");
@@ -37,13 +38,6 @@ interface Harness {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Keeps a burst of requests inside one fixed window so counts are exact. */
-async function awayFromBoundary(windowSeconds: number, marginMs = 1500): Promise<void> {
-  const size = windowSeconds * 1000;
-  const left = size - (Date.now() % size);
-  if (left < marginMs) await sleep(left + 50);
-}
 
 async function rawRedis(url: string) {
   const client = createClient({ url, RESP: 2 });
@@ -72,7 +66,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
 
       await t.step("exactly L of N concurrent requests pass", async () => {
         const window: LimitWindow = { name: "minute", limit: 5, windowSeconds: 60 };
-        await awayFromBoundary(60);
+        await awayFromWindowBoundary(60, 1500);
         const outcomes = await Promise.all(
           Array.from({ length: 12 }, () => store.limit("burst", window, "client-1")),
         );
@@ -87,7 +81,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
 
       await t.step("remaining decreases and reset is the end of the current window", async () => {
         const window: LimitWindow = { name: "minute", limit: 3, windowSeconds: 60 };
-        await awayFromBoundary(60);
+        await awayFromWindowBoundary(60, 1500);
         const before = Date.now();
         const outcomes = [];
         for (let i = 0; i < 4; i++) outcomes.push(await store.limit("seq", window, "client-1"));
@@ -101,8 +95,8 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
       });
 
       await t.step("day window is enforced independently of the minute window", async () => {
-        await awayFromBoundary(60);
-        await awayFromBoundary(86_400);
+        await awayFromWindowBoundary(60, 1500);
+        await awayFromWindowBoundary(86_400, 1500);
         const windows: LimitWindow[] = [
           { name: "minute", limit: 10, windowSeconds: 60 },
           { name: "day", limit: 3, windowSeconds: 86_400 },
@@ -141,7 +135,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
 
       await t.step("policies and identifiers are isolated", async () => {
         const window: LimitWindow = { name: "minute", limit: 1, windowSeconds: 60 };
-        await awayFromBoundary(60);
+        await awayFromWindowBoundary(60, 1500);
         assert.equal((await store.limit("iso-a", window, "x")).success, true);
         assert.equal((await store.limit("iso-a", window, "x")).success, false);
         assert.equal((await store.limit("iso-b", window, "x")).success, true);
@@ -149,7 +143,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
       });
 
       await t.step("a per-key override keeps counting the same requests", async () => {
-        await awayFromBoundary(60);
+        await awayFromWindowBoundary(60, 1500);
         const tier: LimitWindow = { name: "minute", limit: 5, windowSeconds: 60 };
         for (let i = 0; i < 3; i++) await store.limit("override", tier, "key-9");
         const raised = await store.limit("override", { ...tier, limit: 10 }, "key-9");
@@ -161,7 +155,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
         await t.step("two store instances on one backend share the limit", async () => {
           const other = await open();
           const window: LimitWindow = { name: "minute", limit: 5, windowSeconds: 60 };
-          await awayFromBoundary(60);
+          await awayFromWindowBoundary(60, 1500);
           const outcomes = await Promise.all(
             Array.from(
               { length: 12 },
@@ -176,7 +170,7 @@ function registerSuite(name: string, setup: () => Promise<Harness>): void {
       if (raw) {
         await t.step("keeps working after SCRIPT FLUSH (NOSCRIPT -> EVAL path)", async () => {
           const window: LimitWindow = { name: "minute", limit: 10, windowSeconds: 60 };
-          await awayFromBoundary(60);
+          await awayFromWindowBoundary(60, 1500);
           const first = await store.limit("flush", window, "client-1");
           // Affects every user of this Redis, but only costs them one EVAL fallback.
           await raw(["SCRIPT", "FLUSH"]);
@@ -273,7 +267,7 @@ if (REDIS_URL) {
     );
     try {
       const window: LimitWindow = { name: "minute", limit: 4, windowSeconds: 60 };
-      await awayFromBoundary(60);
+      await awayFromWindowBoundary(60, 1500);
       const outcomes = await Promise.all(
         Array.from({ length: 10 }, (_, i) => (i % 2 ? viaResp : viaHttp).limit("x", window, "c")),
       );

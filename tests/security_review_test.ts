@@ -10,8 +10,8 @@ import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api_key_for
 import type { Principal } from "../src/principal.ts";
 import { insertApiKey } from "../src/db/api_keys.ts";
 import { startAppWithMock } from "./support/chat.ts";
-import { startTestApp, TEST_REDIS_URL, type TestApp } from "./support/harness.ts";
-import { startUpstashRestServer } from "./support/upstash_rest_server.ts";
+import { startTestApp, type TestApp } from "./support/harness.ts";
+import { awayFromWindowBoundary, limiterBackends } from "./support/limiter.ts";
 import {
   call,
   context,
@@ -22,47 +22,6 @@ import {
   startRoomyTestApp,
 } from "./support/user_context_fixtures.ts";
 import { createKey, registerUser, type TestUser } from "./support/users.ts";
-
-interface Backend {
-  name: string;
-  env: Record<string, string>;
-  close(): Promise<void>;
-}
-
-/** Every limiter backend this run can reach. */
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [{
-    name: "memory",
-    env: { RATE_LIMIT_BACKEND: "memory" },
-    close: async () => {},
-  }];
-  if (TEST_REDIS_URL) {
-    list.push({
-      name: "redis",
-      env: { RATE_LIMIT_BACKEND: "redis", REDIS_URL: TEST_REDIS_URL },
-      close: async () => {},
-    });
-    const token = crypto.randomUUID();
-    const upstash = await startUpstashRestServer(TEST_REDIS_URL, token);
-    list.push({
-      name: "upstash",
-      env: {
-        RATE_LIMIT_BACKEND: "upstash",
-        UPSTASH_REDIS_REST_URL: upstash.url,
-        UPSTASH_REDIS_REST_TOKEN: token,
-        REDIS_URL: TEST_REDIS_URL,
-      },
-      close: () => upstash.close(),
-    });
-  }
-  return list;
-}
-
-/** Keeps a burst inside one minute window so counts are exact. */
-async function awayFromMinuteBoundary(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5000) await new Promise((r) => setTimeout(r, left + 100));
-}
 
 async function statusOf(res: Response): Promise<number> {
   await res.body?.cancel();
@@ -229,7 +188,7 @@ Deno.test("security 1: keyReachRefusal is the one rule (binding, scopes, expiry,
 });
 
 // 2 (Medium): limits per user across credentials; caps.
-for (const backend of await backends()) {
+for (const backend of await limiterBackends()) {
   Deno.test(`security 2: one budget per user across credentials (${backend.name})`, async (t) => {
     try {
       await t.step("the JWT and every key share the user's window", async () => {
@@ -238,7 +197,7 @@ for (const backend of await backends()) {
           RATE_LIMIT_TIERS: JSON.stringify({ free: { per_minute: 8, per_day: 1000 } }),
         });
         try {
-          await awayFromMinuteBoundary();
+          await awayFromWindowBoundary();
           const user = await registerUser(h);
           // Three creates: three requests of the user's eight.
           const keys = [
@@ -277,7 +236,7 @@ for (const backend of await backends()) {
             }),
           });
           try {
-            await awayFromMinuteBoundary();
+            await awayFromWindowBoundary();
             const admin = await registerUser(h, { role: "admin" });
             const wide = await createKey(h, admin, { name: "wide", rate_limit_per_minute: 1000 });
             const own = await createKey(h, admin, { name: "own", tier: "pro" });
@@ -386,7 +345,7 @@ Deno.test("security 2: concurrent model calls are capped per user across credent
 });
 
 // 3 (Medium): the failure slot is taken before the password is checked.
-for (const backend of await backends()) {
+for (const backend of await limiterBackends()) {
   Deno.test(`security 3: parallel wrong passwords, at most N checked (${backend.name})`, async (t) => {
     try {
       await t.step("40 parallel wrong logins from one address: N are checked", async () => {

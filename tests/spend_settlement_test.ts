@@ -10,9 +10,10 @@ import { loadConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
 import { createServices } from "../src/services.ts";
 import { eventually, startAppWithMock } from "./support/chat.ts";
-import { sseEvents } from "./support/sse.ts";
+import { parseSse, readThenAbort } from "./support/sse.ts";
 import {
   captureLogger,
+  socketJson,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
   type TestApp,
@@ -52,20 +53,12 @@ Deno.test("spend settlement: a client gone mid-stream is billed for the prompt a
   try {
     const user = await registerUser(h);
     const controller = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${server.port}/v1/query`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${user.accessToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "a long story please", mode: "balanced", stream: true }),
-      signal: controller.signal,
-    });
-    let chunks = 0;
-    try {
-      for await (const event of sseEvents(res.body!)) {
-        if (event.event === "chunk" && ++chunks === 3) controller.abort();
-      }
-    } catch (error) {
-      assert.equal((error as Error).name, "AbortError");
-    }
+    const res = await socketJson(`http://127.0.0.1:${server.port}`)("POST", "/v1/query", {
+      prompt: "a long story please",
+      mode: "balanced",
+      stream: true,
+    }, { token: user.accessToken, signal: controller.signal });
+    await readThenAbort(res, controller, 3);
     const row = await settledRow(h, user.id);
     assert.equal(row.status, "incomplete");
     assert.equal(row.usage_source, "estimated");
@@ -114,9 +107,9 @@ Deno.test("spend settlement: a stream the upstream cuts is settled and never rec
       mode: "balanced",
       stream: true,
     }, { token: user.accessToken });
-    const text = await res.text();
-    assert.match(text, /event: chunk/);
-    assert.match(text, /event: error/);
+    const { events } = parseSse(await res.text());
+    assert.ok(events.some((e) => e.event === "chunk"));
+    assert.ok(events.some((e) => e.event === "error"));
     const row = await settledRow(h, user.id);
     // Cut after content reached the client: incomplete (not replaced by another model).
     assert.equal(row.status, "incomplete");
@@ -223,18 +216,18 @@ Deno.test("spend settlement: a process killed between reservation and settlement
       }
     }, 60_000);
     const email = `crash-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    const reg = await fetch(`${base}/v1/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password: "quiet-harbor-crash-test" }),
+    const json = socketJson(base);
+    const reg = await json("POST", "/v1/auth/register", {
+      email,
+      password: "quiet-harbor-crash-test",
     });
     assert.equal(reg.status, 201);
     const { access_token: token, user } = await reg.json();
-    const stream = fetch(`${base}/v1/query`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "abcdefgh", mode: "balanced", stream: true }),
-    }).then((res) => res.body?.cancel()).catch(() => {});
+    const stream = json("POST", "/v1/query", {
+      prompt: "abcdefgh",
+      mode: "balanced",
+      stream: true,
+    }, { token }).then((res) => res.body?.cancel()).catch(() => {});
     // The call reached the (stalling) upstream: reserved, turn written, not settled.
     await mock.waitForRequests(1);
     child.kill("SIGKILL");

@@ -11,7 +11,7 @@ import { startServer } from "../src/server.ts";
 import { startAppWithMock } from "./support/chat.ts";
 import { parseSse } from "./support/sse.ts";
 import type { MockModel } from "./support/mock_openai_server.ts";
-import type { TestApp } from "./support/harness.ts";
+import { socketJson, type TestApp } from "./support/harness.ts";
 import { createChatbot, type Json } from "./support/user_context_fixtures.ts";
 import { createKey, registerUser, type TestUser } from "./support/users.ts";
 
@@ -222,22 +222,15 @@ Deno.test("stream endings: every way out ends honestly for every upstream failur
     }
 
     await t.step("the OpenAI endpoint's cut stream: an error line and no [DONE]", async () => {
-      const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/chat/completions`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${key}`,
-          "content-type": "application/json",
-          "x-gatehouse-chatbot": chatbots["drop-once"]!,
-        },
-        body: JSON.stringify({
-          model: "gatehouse/chatbot",
-          messages: [{ role: "user", content: "go" }],
-          stream: true,
-        }),
-      });
-      const lines = (await res.text()).split("\n").filter((l) => l.startsWith("data: "));
-      assert.ok(!lines.includes("data: [DONE]"), lines.join("\n"));
-      const last = JSON.parse(lines.at(-1)!.slice(6));
+      const res = await socketJson(`http://127.0.0.1:${server.port}`)(
+        "POST",
+        "/openai/v1/chat/completions",
+        { model: "gatehouse/chatbot", messages: [{ role: "user", content: "go" }], stream: true },
+        { token: key, headers: { "x-gatehouse-chatbot": chatbots["drop-once"]! } },
+      );
+      const { events } = parseSse(await res.text());
+      assert.ok(!events.some((e) => e.data === "[DONE]"), JSON.stringify(events));
+      const last = events.at(-1)!.data as { error: { code: string; message: string } };
       assert.equal(last.error.code, "service_unavailable");
       assert.match(last.error.message, /middle of its answer/);
     });
@@ -246,19 +239,12 @@ Deno.test("stream endings: every way out ends honestly for every upstream failur
       "every candidate failing before content: the OpenAI endpoint answers 503",
       async () => {
         const bot = await createChatbot(h, user, { name: "doomed", models: ["down-once"] });
-        const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/chat/completions`, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${key}`,
-            "content-type": "application/json",
-            "x-gatehouse-chatbot": bot.id,
-          },
-          body: JSON.stringify({
-            model: "gatehouse/chatbot",
-            messages: [{ role: "user", content: "go" }],
-            stream: true,
-          }),
-        });
+        const res = await socketJson(`http://127.0.0.1:${server.port}`)(
+          "POST",
+          "/openai/v1/chat/completions",
+          { model: "gatehouse/chatbot", messages: [{ role: "user", content: "go" }], stream: true },
+          { token: key, headers: { "x-gatehouse-chatbot": bot.id } },
+        );
         assert.equal(res.status, 503);
         const body = await res.json();
         assert.equal(body.error.code, "service_unavailable");

@@ -93,6 +93,24 @@ export interface StartOptions {
   keepSchema?: boolean;
 }
 
+/** The init of a JSON request: Content-Type when there is a body, the bearer token, the body. */
+function jsonInit(
+  method: string,
+  body: unknown,
+  init: RequestInit & { token?: string },
+): RequestInit {
+  const { token, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (body !== undefined) headers.set("content-type", "application/json");
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  return {
+    ...rest,
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  };
+}
+
 /** The one request helper: in-process requests as if from `defaultIp`, and their JSON form. */
 export function requestHelpers(app: App, defaultIp: string): Pick<TestApp, "request" | "json"> {
   const request: TestApp["request"] = (path, init = {}) => {
@@ -104,18 +122,24 @@ export function requestHelpers(app: App, defaultIp: string): Pick<TestApp, "requ
   return {
     request,
     json: (method, path, body, init = {}) => {
-      const { token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (body !== undefined) headers.set("content-type", "application/json");
-      if (token) headers.set("authorization", `Bearer ${token}`);
-      return request(path, {
-        ...rest,
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      const { ip, ...rest } = init;
+      return request(path, { ...jsonInit(method, body, rest), ip });
     },
   };
+}
+
+/**
+ * The same JSON helper over a real socket to a started server (`base`, e.g.
+ * `http://127.0.0.1:8123`): for what only the network path shows, such as a client
+ * that goes away mid-stream.
+ */
+export function socketJson(base: string) {
+  return (
+    method: string,
+    path: string,
+    body?: unknown,
+    init: RequestInit & { token?: string } = {},
+  ): Promise<Response> => fetch(`${base}${path}`, jsonInit(method, body, init));
 }
 
 export async function startTestApp(

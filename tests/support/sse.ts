@@ -5,7 +5,10 @@ export interface SseEvent {
   data: unknown;
 }
 
-/** Parses SSE text into events (JSON data); comment lines are counted apart. */
+/**
+ * Parses SSE text into events; comment lines are counted apart. Data is JSON, except
+ * OpenAI's closing `[DONE]`, kept as that string.
+ */
 export function parseSse(text: string): { events: SseEvent[]; comments: string[] } {
   const events: SseEvent[] = [];
   const comments: string[] = [];
@@ -18,7 +21,8 @@ export function parseSse(text: string): { events: SseEvent[]; comments: string[]
       else if (line.startsWith("event: ")) event = line.slice(7);
       else if (line.startsWith("data: ")) data.push(line.slice(6));
     }
-    if (data.length > 0) events.push({ event, data: JSON.parse(data.join("\n")) });
+    const text = data.join("\n");
+    if (data.length > 0) events.push({ event, data: text === "[DONE]" ? text : JSON.parse(text) });
   }
   return { events, comments };
 }
@@ -42,4 +46,26 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   } finally {
     await reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * Reads a streamed answer until its `chunks`th `chunk` event, then aborts the request with
+ * `controller` (the client going away); returns the events read before that.
+ */
+export async function readThenAbort(
+  response: Response,
+  controller: AbortController,
+  chunks: number,
+): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  let seen = 0;
+  try {
+    for await (const event of sseEvents(response.body!)) {
+      events.push(event);
+      if (event.event === "chunk" && ++seen === chunks) controller.abort();
+    }
+  } catch (error) {
+    if ((error as Error).name !== "AbortError") throw error;
+  }
+  return events;
 }
