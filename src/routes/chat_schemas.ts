@@ -88,7 +88,7 @@ export function jsonOrEventStream<T extends z.ZodType>(
   description: string,
   examples: { json: z.output<T>; events: string },
 ) {
-  const json = jsonResponse(schema, description, { limited: true, example: examples.json });
+  const json = jsonResponse(schema, description, { example: examples.json });
   return {
     ...json,
     content: {

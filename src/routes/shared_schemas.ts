@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { UserRow } from "../db/users.ts";
 import { MODEL_ID_MAX_LENGTH, MODEL_ID_PATTERN } from "../llm/mod.ts";
 import { ROLES, SCOPES } from "../principal.ts";
+import { jsonResponse } from "./openapi_responses.ts";
 
 /** Path/query ids: UUIDs, bounded for the OWASP ruleset. */
 export const uuid = (name: string) =>
@@ -90,11 +91,6 @@ export const EXAMPLE_IDS = {
   webhookEvent: "0c2c78a3-e333-4bd1-a5f3-1bcfccc82ea5",
 } as const;
 
-/** The first page of a list of `item`s as answers show it, for response examples. */
-export function examplePage<T extends z.ZodType>(_item: T, items: z.output<T>[]) {
-  return { items, limit: 20, offset: 0, total: items.length };
-}
-
 export function toUser(row: UserRow): z.infer<typeof UserSchema> {
   return {
     id: row.id,
@@ -139,11 +135,40 @@ export const PageQuery = z.object({
 
 const PageCount = z.number().int().min(0).max(2_147_483_647).openapi({ format: "int32" });
 
-export function pageOf<T extends z.ZodType>(item: T, name: string) {
+function pageOf<T extends z.ZodType>(item: T, name: string) {
   return z.object({
     items: z.array(item).max(100),
     limit: PageCount,
     offset: PageCount,
     total: PageCount,
   }).openapi(name);
+}
+
+/**
+ * A list's 200: a page of `item`s, named `name` in the document; `example` is its first page
+ * (the default `limit` and `offset`).
+ */
+export function pageResponse<T extends z.ZodType>(
+  item: T,
+  name: string,
+  description: string,
+  example: z.output<T>[],
+) {
+  return jsonResponse(pageOf(item, name), description, {
+    example: { items: example, limit: 20, offset: 0, total: example.length },
+  });
+}
+
+/** A page as lists answer it: the rows, mapped, with the request's `limit` and `offset`. */
+export function pageBody<R, T>(
+  page: { limit: number; offset: number },
+  rows: { items: R[]; total: number },
+  map: (row: R) => T,
+) {
+  return {
+    items: rows.items.map((row) => map(row)),
+    limit: page.limit,
+    offset: page.offset,
+    total: rows.total,
+  };
 }
