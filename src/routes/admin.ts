@@ -3,7 +3,8 @@ import { databaseStatus } from "../db/admin_status.ts";
 import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
 import { jsonResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import { EXAMPLE_IDS, pageBody, PageQuery, pageResponse, Timestamp } from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp } from "./shared_schemas.ts";
 
 const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({
   format: "int64",

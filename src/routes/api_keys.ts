@@ -6,7 +6,9 @@ import {
   BOUND_KEY_SCOPES,
   DEFAULT_BOUND_KEY_SCOPES,
   type KeyShape,
+  ownerFilterOf,
   scopesOutsideBinding,
+  userFilterOf,
 } from "../auth/access.ts";
 import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
@@ -27,12 +29,10 @@ import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
 import {
   BudgetUsd,
   EXAMPLE_IDS,
-  pageBody,
-  PageQuery,
-  pageResponse,
   ScopeSchema,
   TierSchema,
   Timestamp,
@@ -79,15 +79,7 @@ const EXAMPLE_KEY: z.output<typeof ApiKeySchema> = {
   id: EXAMPLE_IDS.apiKey,
   name: "CI pipeline",
   start: "gate_3fA",
-  scopes: [
-    "query",
-    "chat",
-    "profile:read",
-    "profile:write",
-    "chatbots:read",
-    "chatbots:write",
-    "usage:read",
-  ],
+  scopes: defaultKeyScopes("user"),
   chatbot_id: null,
   tier: null,
   budget_usd_per_day: 2.5,
@@ -226,11 +218,6 @@ async function budgetsForNewKey(
   };
 }
 
-/** Admins reach every key; everyone else only their own (others look missing). */
-function ownerFilter(principal: Principal): string | null {
-  return actsAsAdmin(principal) ? null : principal.userId;
-}
-
 export const apiKeyRoutes = [
   operation({
     method: "post",
@@ -359,16 +346,14 @@ export const apiKeyRoutes = [
       params: KeyParams,
       body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
     },
-    responses: {
-      200: jsonResponse(ApiKeySchema, "The updated key.", { example: EXAMPLE_KEY }),
-    },
+    responses: { 200: jsonResponse(ApiKeySchema, "The updated key.", { example: EXAMPLE_KEY }) },
     errors: [400, 404, 413, 415, 422],
   }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const patch = c.req.valid("json");
-    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    const existing = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
     const adminFields = (["tier", "rate_limit_per_minute", "rate_limit_per_day"] as const)
       .filter((f) => patch[f] !== undefined);
@@ -432,13 +417,7 @@ export const apiKeyRoutes = [
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    let userId = principal.userId;
-    if (query.user_id && query.user_id !== principal.userId) {
-      if (!actsAsAdmin(principal)) {
-        throw new ApiError("forbidden", "Only admins list another user's keys.");
-      }
-      userId = query.user_id;
-    }
+    const userId = userFilterOf(principal, query.user_id, "Only admins list another user's keys.");
     return c.json(pageBody(query, await listApiKeys(sql, userId, query), toApiKey), 200);
   }),
 
@@ -451,13 +430,15 @@ export const apiKeyRoutes = [
     description: "A chatbot-bound key may not read keys (403).",
     access: authenticated({ boundKeys: "refuse" }),
     request: { params: KeyParams },
-    responses: {
-      200: jsonResponse(ApiKeySchema, "The key.", { example: EXAMPLE_KEY }),
-    },
+    responses: { 200: jsonResponse(ApiKeySchema, "The key.", { example: EXAMPLE_KEY }) },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql } = c.get("services");
-    const row = await findApiKey(sql, c.req.valid("param").key_id, ownerFilter(c.get("principal")));
+    const row = await findApiKey(
+      sql,
+      c.req.valid("param").key_id,
+      ownerFilterOf(c.get("principal")),
+    );
     if (!row) throw ApiError.notFound("API key");
     return c.json(toApiKey(row), 200);
   }),
@@ -472,15 +453,13 @@ export const apiKeyRoutes = [
       "it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.",
     access: authenticated({ scopes: ["keys:write"] }),
     request: { params: KeyParams },
-    responses: {
-      204: noContentResponse("Revoked."),
-    },
+    responses: { 204: noContentResponse("Revoked.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
-    const row = await findApiKey(sql, keyId, ownerFilter(principal));
+    const row = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!row || row.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(row));
     const meta = requestMeta(c);
@@ -527,7 +506,7 @@ export const apiKeyRoutes = [
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const graceSeconds = (await optionalJsonBody(c, RollBody))?.grace_seconds ?? 0;
-    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    const existing = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!existing || existing.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(existing));
     const key = generateApiKey();

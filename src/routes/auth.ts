@@ -245,9 +245,7 @@ export const authRoutes = [
       }),
     },
     responses: {
-      200: jsonResponse(TokenPairSchema, "The next token pair.", {
-        example: EXAMPLE_PAIR,
-      }),
+      200: jsonResponse(TokenPairSchema, "The next token pair.", { example: EXAMPLE_PAIR }),
     },
     errors: [400, 401, 413, 415, 422],
   }, async (c) => {
@@ -272,9 +270,7 @@ export const authRoutes = [
         new_password: "quiet-harbor-lantern-77",
       }),
     },
-    responses: {
-      204: noContentResponse("Changed; every session was revoked."),
-    },
+    responses: { 204: noContentResponse("Changed; every session was revoked.") },
     errors: [400, 413, 415, 422],
   }, async (c) => {
     const { sql, sessions, config, loginGuard } = c.get("services");
@@ -317,9 +313,7 @@ export const authRoutes = [
     summary: "The caller's user",
     description: "A chatbot-bound key may not read the account (403).",
     access: authenticated({ boundKeys: "refuse" }),
-    responses: {
-      200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_USER }),
-    },
+    responses: { 200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_USER }) },
   }, async (c) => {
     const { sql } = c.get("services");
     const user = await findUserById(sql, c.get("principal").userId);

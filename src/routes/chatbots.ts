@@ -13,15 +13,8 @@ import { ApiError } from "../errors.ts";
 import { chatbotScopeOf } from "../auth/access.ts";
 import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import {
-  EXAMPLE_IDS,
-  ModelId,
-  pageBody,
-  PageQuery,
-  pageResponse,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_MODELS = 5;
 const MAX_CONTEXT_FIELDS = 50;
@@ -136,9 +129,7 @@ export const chatbotRoutes = [
         require_consent: false,
       }),
     },
-    responses: {
-      201: jsonResponse(ChatbotSchema, "Created.", { example: EXAMPLE_CHATBOT }),
-    },
+    responses: { 201: jsonResponse(ChatbotSchema, "Created.", { example: EXAMPLE_CHATBOT }) },
     errors: [400, 413, 415, 422],
   }, async (c) => {
     const services = c.get("services");
@@ -208,9 +199,7 @@ export const chatbotRoutes = [
     access: authenticated({ scopes: ["chatbots:read"] }),
     request: { params: ChatbotParams },
     responses: {
-      200: jsonResponse(ChatbotSchema, "The chatbot.", {
-        example: EXAMPLE_UPDATED_CHATBOT,
-      }),
+      200: jsonResponse(ChatbotSchema, "The chatbot.", { example: EXAMPLE_UPDATED_CHATBOT }),
     },
     errors: [400, 404, 422],
   }, async (c) => {
@@ -265,9 +254,7 @@ export const chatbotRoutes = [
     description: "Owner or admin. Conversations with it are kept, unlinked.",
     access: authenticated({ scopes: ["chatbots:write"] }),
     request: { params: ChatbotParams },
-    responses: {
-      204: noContentResponse("Deleted."),
-    },
+    responses: { 204: noContentResponse("Deleted.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql, authenticator } = c.get("services");

@@ -6,14 +6,8 @@ import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import {
-  EXAMPLE_IDS,
-  pageBody,
-  PageQuery,
-  pageResponse,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
   consent_request_id: z.uuid().max(36).openapi({
@@ -136,9 +130,7 @@ export const consentRoutes = [
     description: "Later contexts of that chatbot leave the fields out again.",
     access: authenticated(),
     request: { params: z.object({ consent_id: uuid("consent_id") }) },
-    responses: {
-      204: noContentResponse("Revoked."),
-    },
+    responses: { 204: noContentResponse("Revoked.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql } = c.get("services");

@@ -12,15 +12,8 @@ import {
 import { ApiError } from "../errors.ts";
 import { jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import {
-  EXAMPLE_IDS,
-  ModelId,
-  pageBody,
-  PageQuery,
-  pageResponse,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** getConversation returns at most this many messages: the latest ones. */
 const MAX_RETURNED_MESSAGES = 500;
@@ -71,6 +64,16 @@ const ConversationDetail = z.object({
     description: `Oldest first; the latest ${MAX_RETURNED_MESSAGES} when there are more.`,
   }),
 }).openapi("Conversation");
+
+/** The quality-mode conversation of the examples: a prompt and two models' answers. */
+const EXAMPLE_QUALITY_CONVERSATION = {
+  id: EXAMPLE_IDS.qualityConversation,
+  title: "What is a capability-based security model?",
+  chatbot_id: null,
+  created_at: "2026-11-23T12:00:30.000Z",
+  updated_at: "2026-11-23T12:00:30.000Z",
+  message_count: 3,
+};
 
 const ConversationParams = z.object({ conversation_id: uuid("conversation_id") });
 const chatAuth = authenticated({ scopes: ["chat"] });
@@ -123,12 +126,7 @@ export const conversationRoutes = [
         message_count: 2,
         last_message_preview: "Open Settings, then Security, and choose Reset password.",
       }, {
-        id: EXAMPLE_IDS.qualityConversation,
-        title: "What is a capability-based security model?",
-        chatbot_id: null,
-        created_at: "2026-11-23T12:00:30.000Z",
-        updated_at: "2026-11-23T12:00:30.000Z",
-        message_count: 3,
+        ...EXAMPLE_QUALITY_CONVERSATION,
         last_message_preview: "A capability-based security model grants access through unforgeab",
       }]),
     },
@@ -163,12 +161,7 @@ export const conversationRoutes = [
       200: jsonResponse(ConversationDetail, "The conversation.", {
         // A quality-mode turn: the prompt, then every model's answer, the selected one first.
         example: {
-          id: EXAMPLE_IDS.qualityConversation,
-          title: "What is a capability-based security model?",
-          chatbot_id: null,
-          created_at: "2026-11-23T12:00:30.000Z",
-          updated_at: "2026-11-23T12:00:30.000Z",
-          message_count: 3,
+          ...EXAMPLE_QUALITY_CONVERSATION,
           messages: [{
             id: "23d4b658-971a-4410-be81-873035ac553d",
             role: "user",
@@ -232,9 +225,7 @@ export const conversationRoutes = [
     description: "Usage records of its model calls stay (unlinked) for accounting.",
     access: chatAuth,
     request: { params: ConversationParams },
-    responses: {
-      204: noContentResponse("Deleted."),
-    },
+    responses: { 204: noContentResponse("Deleted.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const id = c.req.valid("param").conversation_id;

@@ -9,7 +9,6 @@ import {
   AnswerSchema,
   AnswerText,
   EmptyToolList,
-  eventStreamExample,
   jsonOrEventStream,
   MessageText,
   StreamFlag,
@@ -17,7 +16,11 @@ import {
   TotalUsageSchema,
 } from "./chat_schemas.ts";
 import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
-import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
+import {
+  ConsentRequirementSchema,
+  EXAMPLE_USER_CONTEXT,
+  UserContextSchema,
+} from "./context_schemas.ts";
 import { jsonBody } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
 import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
@@ -120,20 +123,7 @@ const EXAMPLE_CHATBOT_ANSWER: z.output<typeof ChatbotQueryResponse> = {
   conversation_id: EXAMPLE_IDS.chatbotConversation,
   message_id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
   user_message: "How do I reset my password?",
-  user_context: {
-    user_id: EXAMPLE_IDS.user,
-    user_profile: { display_name: "Ada", company: "Analytical Engines" },
-    preferences: {},
-    session_data: {
-      device: "desktop",
-      user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-      last_seen_at: "2026-11-23T12:11:58.000Z",
-      session_started_at: "2026-11-23T12:00:00.000Z",
-    },
-    conversation_context: [],
-    consents: [],
-    timestamp: "2026-11-23T12:12:00.000Z",
-  },
+  user_context: EXAMPLE_USER_CONTEXT,
   answer: "Open Settings, then Security, and choose Reset password.",
   model: "gpt-4o",
   usage: { input_tokens: 58, output_tokens: 13, cost_usd: 0.000275 },
@@ -194,24 +184,12 @@ export const queryRoutes = [
     responses: {
       200: jsonOrEventStream(QueryResponse, "The answers.", {
         json: EXAMPLE_QUERY_ANSWER,
-        events: eventStreamExample([
-          ["meta", {
-            id: EXAMPLE_QUERY_ANSWER.id,
-            conversation_id: EXAMPLE_QUERY_ANSWER.conversation_id,
-            models: ["echo-fast"],
-          }],
-          ...["Echo: ", "What ", "is ", "a ", "capability-based ", "security ", "model?"].map((
-            delta,
-          ): [string, unknown] => ["chunk", { model: "echo-fast", delta }]),
-          ["usage", {
-            model: "echo-fast",
-            usage: { input_tokens: 11, output_tokens: 12 },
-            cost_usd: 0.0000059,
-            latency_ms: 3,
-            finish_reason: "stop",
-          }],
-          ["done", EXAMPLE_QUERY_ANSWER],
-        ]),
+        stream: {
+          id: EXAMPLE_QUERY_ANSWER.id,
+          model: "echo-fast",
+          deltas: ["Echo: ", "What ", "is ", "a ", "capability-based ", "security ", "model?"],
+          latency_ms: 3,
+        },
       }),
     },
     errors: [400, 404, 413, 415, 422, 503],
@@ -248,24 +226,12 @@ export const queryRoutes = [
     responses: {
       200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer.", {
         json: EXAMPLE_CHATBOT_ANSWER,
-        events: eventStreamExample([
-          ["meta", {
-            id: "208eaff9-f954-4145-95e2-17987e306ce5",
-            conversation_id: EXAMPLE_CHATBOT_ANSWER.conversation_id,
-            models: ["gpt-4o"],
-          }],
-          ...["Open Settings, ", "then Security, ", "and choose ", "Reset password."].map((
-            delta,
-          ): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
-          ["usage", {
-            model: "gpt-4o",
-            usage: { input_tokens: 58, output_tokens: 13 },
-            cost_usd: 0.000275,
-            latency_ms: 912,
-            finish_reason: "stop",
-          }],
-          ["done", EXAMPLE_CHATBOT_ANSWER],
-        ]),
+        stream: {
+          id: "208eaff9-f954-4145-95e2-17987e306ce5",
+          model: "gpt-4o",
+          deltas: ["Open Settings, ", "then Security, ", "and choose ", "Reset password."],
+          latency_ms: 912,
+        },
       }),
     },
     errors: [400, 404, 413, 415, 422, 503],
@@ -292,23 +258,17 @@ export const queryRoutes = [
     responses: {
       200: jsonOrEventStream(ChatMessageResponse, "The reply.", {
         json: EXAMPLE_REPLY,
-        events: eventStreamExample([
-          ["meta", {
-            id: "98328a5d-2a3f-4612-8df3-3151878ba6e6",
-            conversation_id: EXAMPLE_REPLY.conversation_id,
-            models: ["gpt-4o"],
-          }],
-          ...["Hi! I can ", "answer questions, ", "explain concepts ", "and help you draft text."]
-            .map((delta): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
-          ["usage", {
-            model: "gpt-4o",
-            usage: { input_tokens: 14, output_tokens: 17 },
-            cost_usd: 0.000205,
-            latency_ms: 640,
-            finish_reason: "stop",
-          }],
-          ["done", EXAMPLE_REPLY],
-        ]),
+        stream: {
+          id: "98328a5d-2a3f-4612-8df3-3151878ba6e6",
+          model: "gpt-4o",
+          deltas: [
+            "Hi! I can ",
+            "answer questions, ",
+            "explain concepts ",
+            "and help you draft text.",
+          ],
+          latency_ms: 640,
+        },
       }),
     },
     errors: [400, 404, 413, 415, 422, 503],

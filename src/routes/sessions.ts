@@ -7,14 +7,8 @@ import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
 import { jsonBody, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import {
-  EXAMPLE_IDS,
-  pageBody,
-  PageQuery,
-  pageResponse,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp, uuid } from "./shared_schemas.ts";
 
 const LogoutBody = z.object({
   all_sessions: z.boolean().optional().openapi({

@@ -2,11 +2,11 @@ import { z } from "@hono/zod-openapi";
 import { CostUsd, Count } from "./chat_schemas.ts";
 import { listUsageRecords, summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
-import type { Principal } from "../principal.ts";
-import { actsAsAdmin } from "../auth/access.ts";
+import { userFilterOf } from "../auth/access.ts";
 import { jsonResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import { pageBody, PageQuery, pageResponse, Timestamp } from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { Timestamp } from "./shared_schemas.ts";
 
 const DEFAULT_RANGE_DAYS = 30;
 const MAX_RANGE_DAYS = 366;
@@ -125,13 +125,6 @@ const RecordsQuery = PageQuery.extend({
   }),
 });
 
-/** The user whose data is read: the caller, or for an admin anyone (others: 404). */
-function targetUser(principal: Principal, userId: string | undefined): string {
-  if (!userId || userId === principal.userId) return principal.userId;
-  if (!actsAsAdmin(principal)) throw new ApiError("not_found", "No such user.");
-  return userId;
-}
-
 /** `to` as an exclusive bound: a bare date means the end of that day. */
 function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
   const to = query.to
@@ -198,7 +191,7 @@ export const usageRoutes = [
   }, async (c) => {
     const { spend } = c.get("services");
     const principal = c.get("principal");
-    const userId = targetUser(principal, c.req.valid("query").user_id);
+    const userId = userFilterOf(principal, c.req.valid("query").user_id);
     // With a key: the user's limits and that key's; for another user: theirs only.
     const apiKeyId = userId === principal.userId ? principal.apiKeyId : undefined;
     let items;
@@ -247,7 +240,7 @@ export const usageRoutes = [
   }, async (c) => {
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    const userId = targetUser(principal, query.user_id);
+    const userId = userFilterOf(principal, query.user_id);
     const records = await listUsageRecords(c.get("services").sql, {
       userId,
       ...rangeOf(query),
@@ -300,12 +293,10 @@ export const usageRoutes = [
   }, async (c) => {
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    if (query.user_id && query.user_id !== principal.userId && !actsAsAdmin(principal)) {
-      throw new ApiError("forbidden", "Only admins read another user's usage.");
-    }
+    const userId = userFilterOf(principal, query.user_id, "Only admins read another user's usage.");
     const range = rangeOf(query);
     const { items, totals } = await summarizeUsage(c.get("services").sql, {
-      userId: query.user_id ?? principal.userId,
+      userId,
       ...range,
       groupBy: query.group_by,
     });

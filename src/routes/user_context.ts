@@ -9,7 +9,7 @@ import { replaceUserDetails, type UserDetailsRow } from "../db/user_details.ts";
 import { findUserById } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { authorizeUserTarget, chatbotScopeOf } from "../auth/access.ts";
-import { UserContextSchema } from "./context_schemas.ts";
+import { EXAMPLE_USER_CONTEXT, UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
 import { jsonBody, jsonResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
@@ -118,14 +118,10 @@ export const userContextRoutes = [
       200: jsonResponse(UserContextSchema, "The context.", {
         // With `chatbot_id` (context_fields display_name and company) and `conversation_id`.
         example: {
-          user_id: EXAMPLE_IDS.user,
-          user_profile: { display_name: "Ada", company: "Analytical Engines" },
-          preferences: {},
+          ...EXAMPLE_USER_CONTEXT,
           session_data: {
-            device: "desktop",
-            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            ...EXAMPLE_USER_CONTEXT.session_data,
             last_seen_at: "2026-11-23T12:14:05.000Z",
-            session_started_at: "2026-11-23T12:00:00.000Z",
           },
           conversation_context: [{
             id: "208eaff9-f954-4145-95e2-17987e306ce5",

@@ -17,12 +17,10 @@ import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
 import {
   BudgetUsd,
   EXAMPLE_USER,
-  pageBody,
-  PageQuery,
-  pageResponse,
   RoleSchema,
   TierSchema,
   toUser,
@@ -33,12 +31,8 @@ import {
 const ShortName = z.string().trim().min(1).max(100).nullable().optional();
 const LongName = z.string().trim().min(1).max(200).nullable().optional();
 
-const UpdateUserBody = z.object({
-  display_name: ShortName.openapi({ example: "Ada" }),
-  first_name: ShortName.openapi({ example: "Ada" }),
-  last_name: ShortName.openapi({ example: "Lovelace" }),
-  company: LongName.openapi({ example: "Analytical Engines" }),
-  job_title: LongName.openapi({ example: "Engineer" }),
+/** Fields only an admin may send, even about themselves. */
+const privilegedFields = {
   role: RoleSchema.optional().openapi({ description: "Admin only; revokes every session." }),
   tier: TierSchema.optional().openapi({ description: "Admin only." }),
   disabled: z.boolean().optional().openapi({
@@ -50,18 +44,19 @@ const UpdateUserBody = z.object({
   budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
     description: "Admin only: USD per UTC month over all of the user's credentials; null clears.",
   }),
+};
+const PRIVILEGED_FIELDS = Object.keys(privilegedFields) as (keyof typeof privilegedFields)[];
+
+const UpdateUserBody = z.object({
+  display_name: ShortName.openapi({ example: "Ada" }),
+  first_name: ShortName.openapi({ example: "Ada" }),
+  last_name: ShortName.openapi({ example: "Lovelace" }),
+  company: LongName.openapi({ example: "Analytical Engines" }),
+  job_title: LongName.openapi({ example: "Engineer" }),
+  ...privilegedFields,
 }).strict().openapi("UpdateUserRequest", {
   description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
 });
-
-/** Fields only an admin may send, even about themselves. */
-const PRIVILEGED_FIELDS = [
-  "role",
-  "tier",
-  "disabled",
-  "budget_usd_per_day",
-  "budget_usd_per_month",
-] as const;
 
 const ListUsersQuery = PageQuery.extend({
   q: z.string().trim().min(1).max(254).optional().openapi({
@@ -154,9 +149,7 @@ export const userRoutes = [
     description: "Another user is 404 to a plain user, exactly like a missing one.",
     access: authenticated({ scopes: ["profile:read"] }),
     request: { params: UserParams },
-    responses: {
-      200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_UPDATED_USER }),
-    },
+    responses: { 200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_UPDATED_USER }) },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql } = c.get("services");
@@ -186,9 +179,7 @@ export const userRoutes = [
       }),
     },
     responses: {
-      200: jsonResponse(UserSchema, "The updated user.", {
-        example: EXAMPLE_UPDATED_USER,
-      }),
+      200: jsonResponse(UserSchema, "The updated user.", { example: EXAMPLE_UPDATED_USER }),
     },
     errors: [400, 404, 413, 415, 422],
   }, async (c) => {
@@ -226,9 +217,7 @@ export const userRoutes = [
       "audit events stay, anonymised. Needs an access token (JWT): never an API key (403).",
     access: authenticated({ scopes: ["profile:write"], jwtOnly: true }),
     request: { params: UserParams },
-    responses: {
-      204: noContentResponse("Erased."),
-    },
+    responses: { 204: noContentResponse("Erased.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql, sessions } = c.get("services");

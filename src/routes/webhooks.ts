@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { Principal } from "../principal.ts";
 import { audit } from "../db/audit.ts";
 import { type DeliveryRow, listDeliveries } from "../db/webhook_deliveries.ts";
 import {
@@ -19,18 +18,12 @@ import {
   WEBHOOK_EVENT_TYPES,
   type Webhooks,
 } from "../webhooks/mod.ts";
-import { actsAsAdmin } from "../auth/access.ts";
+import { actsAsAdmin, ownerFilterOf, userFilterOf } from "../auth/access.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
 import { authenticated, operation } from "./route_presets.ts";
-import {
-  EXAMPLE_IDS,
-  pageBody,
-  PageQuery,
-  pageResponse,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** At most this many endpoints per user. */
 export const MAX_WEBHOOKS_PER_USER = 20;
@@ -190,12 +183,7 @@ async function checkDestination(webhooks: Webhooks, url: string): Promise<void> 
 
 /** The endpoint if the caller owns it or acts as admin; otherwise it looks missing. */
 async function ownedWebhook(c: Context<AppEnv>, id: string): Promise<WebhookRow> {
-  const principal: Principal = c.get("principal");
-  const row = await findWebhook(
-    c.get("services").sql,
-    id,
-    actsAsAdmin(principal) ? null : principal.userId,
-  );
+  const row = await findWebhook(c.get("services").sql, id, ownerFilterOf(c.get("principal")));
   if (!row) throw ApiError.notFound("webhook");
   return row;
 }
@@ -295,12 +283,8 @@ export const webhookRoutes = [
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    let userId = principal.userId;
-    if (query.user_id && query.user_id !== principal.userId) {
-      // Another user's list looks like a missing one to anyone but an admin.
-      if (!actsAsAdmin(principal)) throw ApiError.notFound("user");
-      userId = query.user_id;
-    }
+    // Another user's list looks like a missing one to anyone but an admin.
+    const userId = userFilterOf(principal, query.user_id);
     return c.json(pageBody(query, await listWebhooks(sql, userId, query), toWebhook), 200);
   }),
 
@@ -313,9 +297,7 @@ export const webhookRoutes = [
     description: "Owner or admin; anyone else's is a 404.",
     access: authenticated({ scopes: ["webhooks:write"] }),
     request: { params: Params },
-    responses: {
-      200: jsonResponse(WebhookSchema, "The endpoint.", { example: EXAMPLE_WEBHOOK }),
-    },
+    responses: { 200: jsonResponse(WebhookSchema, "The endpoint.", { example: EXAMPLE_WEBHOOK }) },
     errors: [400, 404, 422],
   }, async (c) => {
     return c.json(toWebhook(await ownedWebhook(c, c.req.valid("param").webhook_id)), 200);
@@ -335,9 +317,7 @@ export const webhookRoutes = [
       body: jsonBody(UpdateBody, { events: ["quota.threshold"], disabled: false }),
     },
     responses: {
-      200: jsonResponse(WebhookSchema, "The endpoint.", {
-        example: EXAMPLE_UPDATED_WEBHOOK,
-      }),
+      200: jsonResponse(WebhookSchema, "The endpoint.", { example: EXAMPLE_UPDATED_WEBHOOK }),
     },
     errors: [400, 404, 413, 415, 422],
   }, async (c) => {
@@ -371,9 +351,7 @@ export const webhookRoutes = [
     description: "Owner or admin. Pending deliveries are cancelled.",
     access: authenticated({ scopes: ["webhooks:write"] }),
     request: { params: Params },
-    responses: {
-      204: noContentResponse("Deleted."),
-    },
+    responses: { 204: noContentResponse("Deleted.") },
     errors: [400, 404, 422],
   }, async (c) => {
     const { sql } = c.get("services");
