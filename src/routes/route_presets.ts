@@ -14,7 +14,10 @@
  * `errors` listing only what the operation's own input and handler can answer (400, 404, 422...);
  * the access preset adds its own statuses. Every answer declares the headers its access implies:
  * the rate-limit headers on a limited operation, Retry-After on 429, WWW-Authenticate on 401.
- * Route files export their operations in order; `app.ts` registers them with `openapiRoutes`.
+ * `errorShape` swaps the error body (the OpenAI-compatible operations answer in OpenAI's).
+ *
+ * Route files export their operations as a list; `app.ts` registers the lists with
+ * `openapiRoutes`, and that order is the document's order of paths and methods.
  */
 import {
   createRoute,
@@ -91,10 +94,7 @@ type RouteOf<C extends Contract> = Omit<C, "access" | "errors" | "errorShape"> &
   middleware?: MiddlewareHandler<AppEnv>[];
 };
 
-/** An operation of the API: its contract and its handler, ready for `app.openapiRoutes`. */
-export type Operation = OpenAPIRoute<RouteConfig, AppEnv>;
-
-/** The contract as a createRoute config, and its handler beside it. */
+/** An operation of the API: its contract as a createRoute config, and its handler beside it. */
 export function operation<C extends Contract>(
   contract: C,
   handler: OpenAPIRoute<RouteOf<C>, AppEnv>["handler"],
@@ -120,5 +120,7 @@ export function operation<C extends Contract>(
       ...errorResponses([...errors, ...access.errors], { limited, shape: errorShape }),
     },
   });
+  // The handler's type sees the contract's own responses: errors are thrown (ApiError), never
+  // returned, and the error answers above are for the document.
   return defineOpenAPIRoute({ route: route as unknown as RouteOf<C>, handler });
 }
