@@ -9,6 +9,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Whether lines of `level` are written (skip building fields that would be dropped). */
+  enabled(level: Exclude<LogLevel, "silent">): boolean;
 }
 
 export type LogSink = (line: string, level: Exclude<LogLevel, "silent">) => void;
@@ -98,5 +100,6 @@ export function createLogger(level: LogLevel, sink: LogSink = stdoutSink): Logge
     info: (msg, fields) => emit("info", msg, fields),
     warn: (msg, fields) => emit("warn", msg, fields),
     error: (msg, fields) => emit("error", msg, fields),
+    enabled: (lvl) => rank[lvl] >= threshold,
   };
 }

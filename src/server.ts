@@ -1,5 +1,6 @@
 import type { App } from "./http/env.ts";
 import type { Services } from "./services.ts";
+import { livenessProbe } from "./http/liveness_probe.ts";
 
 export interface RunningServer {
   port: number;
@@ -14,12 +15,13 @@ export function startServer(
   services: Services,
   options: { port: number; hostname: string },
 ): RunningServer {
+  const probe = livenessProbe(services, { corsOrigins: services.config.CORS_ORIGINS });
   const server = Deno.serve({
     port: options.port,
     hostname: options.hostname,
     // main.ts logs one structured "listening" line instead.
     onListen: () => {},
-  }, (request, info) => app.fetch(request, info));
+  }, (request, info) => probe(request) ?? app.fetch(request, info));
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {

@@ -102,11 +102,13 @@ export async function createServices(
       {
         ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
         loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT,
+        prefix: config.RATE_LIMIT_PREFIX,
       },
       log,
     );
-    // A limiter handed in belongs to whoever opened it.
+    // A limiter handed in belongs to whoever opened it; this instance's leases are its own.
     if (!options.limiter) closers.push(() => limits.store.close());
+    closers.push(() => limits.close());
     const models = ModelRegistry.fromSettings({
       providers: config.LLM_PROVIDERS ?? [],
       echoModels: config.echoModels,

@@ -12,7 +12,7 @@ import { setResponseHeader } from "./response_headers.ts";
  * left off JSON: each header is work on every answer. HTML pages get hono's
  * full document set instead.
  */
-const API_HEADERS: readonly (readonly [string, string])[] = [
+export const API_HEADERS: readonly (readonly [string, string])[] = [
   ["Content-Security-Policy", "frame-ancestors 'none'"],
   ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
   ["X-Content-Type-Options", "nosniff"],

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "../principal.ts";
 import type { Logger } from "../log.ts";
+import { LeasedBudgets } from "./leases.ts";
 import { limitAll } from "./limiter.ts";
 import {
   type LimitOutcome,
@@ -37,19 +38,44 @@ const FAIL_OPEN_WARNING_INTERVAL_MS = 60_000;
  */
 export class RateLimitPolicies {
   #lastFailOpenWarning = 0;
+  /** Per-request budgets on a networked store are leased (leases.ts); memory is local anyway. */
+  readonly #leases: LeasedBudgets | undefined;
+  readonly #tierWindows = new Map<string, LimitWindow[]>();
 
   constructor(
     readonly store: RateLimiterStore,
     private readonly tiers: Record<string, TierLimits>,
-    private readonly settings: { ipPerMinute: number; loginFailuresPerAccount: number },
+    private readonly settings: {
+      ipPerMinute: number;
+      loginFailuresPerAccount: number;
+      /** The store's key namespace, which leases share. */
+      prefix: string;
+    },
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#leases = store.scripts && store.kind !== "memory"
+      ? new LeasedBudgets(store.scripts, {
+        prefix: settings.prefix,
+        onError: (error) => log.debug("rate limit lease error", { error }),
+      })
+      : undefined;
+  }
 
-  /** The minute and day windows of a tier (unknown tiers count as free). */
+  /** Gives back what this instance leased and did not spend (the store stays open). */
+  async close(): Promise<void> {
+    await this.#leases?.close();
+  }
+
+  /** The minute and day windows of a tier (unknown tiers count as free); made once per tier. */
   tierWindows(tier: string): LimitWindow[] {
-    const limits = this.tiers[tier] ?? this.tiers.free ??
-      { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
-    return windowsFor(limits);
+    let windows = this.#tierWindows.get(tier);
+    if (!windows) {
+      const limits = this.tiers[tier] ?? this.tiers.free ??
+        { per_minute: 60, per_day: 1000, tokens_per_day: 200_000 };
+      windows = windowsFor(limits);
+      this.#tierWindows.set(tier, windows);
+    }
+    return windows;
   }
 
   /**
@@ -88,8 +114,13 @@ export class RateLimitPolicies {
   /** One request of `principal` against every budget it counts against. */
   async principal(principal: Principal): Promise<Decision> {
     const budgets = this.budgetsOf(principal);
+    const leases = this.#leases;
     const results = await Promise.all(
-      budgets.map((b) => limitAll(this.store, b.scope, b.windows, b.identifier)),
+      budgets.map((b) =>
+        leases
+          ? leases.take(b.scope, b.windows, b.identifier)
+          : limitAll(this.store, b.scope, b.windows, b.identifier)
+      ),
     );
     // One outcome per window name (the tighter one), so the headers name each window once.
     const byName = new Map<string, { outcome: LimitOutcome; scope: string }>();
