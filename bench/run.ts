@@ -5,8 +5,8 @@
  * self-hosted mode against real Postgres and Redis (a throwaway database and key
  * prefix), drives load from separate processes (wrk, or autocannon through npx
  * when wrk is missing; small custom clients here for streaming and logins;
- * pgbench for Postgres's own rate of stored turns), prints a table and writes
- * bench/results.json. See the README's "Performance" section.
+ * pgbench for Postgres's own rate of the statements of a stored query), prints
+ * a table and writes bench/results.json. See the README's "Performance" section.
  *
  * Flags: --embedded (also measure embedded mode), --cpu-prof (service CPU profile
  * into bench/profiles/), --only=<id,...> (a subset of scenarios), --strict (exit 1
@@ -17,7 +17,13 @@ import { renderBudgets, targetBudgets } from "./budget.ts";
 import { type CpuShares, cpuShares, cpuSnapshot } from "./cpu_shares.ts";
 import type { LoadSpec } from "./autocannon.ts";
 import { chooseLoadGenerator, type LoadGenerator } from "./load.ts";
-import { type PgbenchResult, pgbenchVersion, runPgbench, sampleTurn } from "./pgbench.ts";
+import {
+  captureServiceQuery,
+  type PgbenchResult,
+  pgbenchScript,
+  pgbenchVersion,
+  runPgbench,
+} from "./pgbench.ts";
 import {
   type Credentials,
   floodLogins,
@@ -505,32 +511,40 @@ async function loginFloodScenarios(
 }
 
 /**
- * pgbench running the turn's statement (bench/pgbench.ts) against the
- * service's database while the service idles: Postgres's own rate of stored
- * turns in this run, and `query` req/s as a share of it (`vs_pgbench`).
+ * pgbench running the statements of one stored `query` (bench/pgbench.ts:
+ * recorded from an in-process instance of the service built with the running
+ * service's settings, against its database) while the service idles:
+ * Postgres's own rate of those statements in this run, and `query` req/s as a
+ * share of it (`vs_pgbench`).
  */
 async function pgbenchScenario(
   options: Options,
-  databaseUrl: string,
-  servicePid: number,
+  service: { pid: number; settings: Record<string, string> },
+  apiKey: string,
   query: ScenarioResult,
 ): Promise<ScenarioResult | null> {
   const version = await pgbenchVersion();
   if (version === null) {
     console.log(
       "  WARNING: pgbench is not installed (Debian: apt-get install postgresql-client): " +
-        "no cross-check of query against Postgres's own rate of stored turns",
+        "no cross-check of query against Postgres's own rate of its statements",
     );
     return null;
   }
-  const sample = await sampleTurn(databaseUrl);
+  const databaseUrl = service.settings.DATABASE_URL!;
+  const capture = await captureServiceQuery(service.settings, { apiKey, body: QUERY_BODY });
+  const script = pgbenchScript(capture);
+  const statements = capture.statements.length;
   const clients = options.pgbenchClients;
   if (options.warmupSeconds > 0) {
-    await runPgbench(databaseUrl, sample, clients, options.warmupSeconds);
+    await runPgbench(databaseUrl, script, { clients, seconds: options.warmupSeconds });
   }
-  const before = await cpuSnapshot(servicePid);
-  const p: PgbenchResult = await runPgbench(databaseUrl, sample, clients, options.durationSeconds);
-  const shares = cpuShares(before, await cpuSnapshot(servicePid));
+  const before = await cpuSnapshot(service.pid);
+  const p: PgbenchResult = await runPgbench(databaseUrl, script, {
+    clients,
+    seconds: options.durationSeconds,
+  });
+  const shares = cpuShares(before, await cpuSnapshot(service.pid));
   const vsPgbench = query.requestsPerSecond === null
     ? null
     : round(query.requestsPerSecond / p.transactionsPerSecond, 3);
@@ -539,13 +553,13 @@ async function pgbenchScenario(
     ? round((shares.postgres * shares.window_s * 1000) / p.transactions, 4)
     : null;
   const result: ScenarioResult = {
-    id: "pgbench_turn",
-    title: `pgbench: the turn's statement (${clients} clients)`,
+    id: "pgbench_query",
+    title: `pgbench: one query's ${statements} statements (${clients} clients)`,
     requestsPerSecond: p.transactionsPerSecond,
     p50Ms: null,
     p99Ms: null,
     ratio: null,
-    // The server here is Postgres: its CPU per stored turn.
+    // The server here is Postgres: its CPU per query's worth of statements.
     cpuMsPerRequest: postgresMs,
     failures: p.failed,
     detail: {
@@ -554,10 +568,17 @@ async function pgbenchScenario(
       requests: p.transactions,
       latency_avg_ms: p.latencyMs,
       cpu_cores: shares,
+      statements,
+      minted_ids: script.freshIds.size,
+      script: script.script,
     },
   };
   progress(result);
-  console.log(`    query req/s over pgbench turns/s: ${vsPgbench}`);
+  console.log(
+    `    pgbench script: the ${statements} statements of one query, ${script.freshIds.size} ids ` +
+      `minted per transaction (results.json has the script)`,
+  );
+  console.log(`    query req/s over pgbench transactions/s: ${vsPgbench}`);
   return result;
 }
 
@@ -669,21 +690,22 @@ async function main(): Promise<number> {
 
     const servicePort = freePort();
     if (options.cpuProf) await Deno.mkdir(PROFILE_DIR, { recursive: true });
+    const serviceSettings = serviceEnv({
+      PORT: String(servicePort),
+      HOSTNAME: "127.0.0.1",
+      DATABASE_URL: database.url,
+      REDIS_URL: options.redisUrl,
+      RATE_LIMIT_PREFIX: prefix,
+      JWT_SECRET: randomSecret(),
+      LOG_LEVEL: options.logLevel,
+      SEED_DEMO: "false",
+      ...limiterSettings(options),
+      ...options.serviceEnv,
+    });
     const service = await startServer({
       name: "service",
       args: serviceArgs(options),
-      env: serviceEnv({
-        PORT: String(servicePort),
-        HOSTNAME: "127.0.0.1",
-        DATABASE_URL: database.url,
-        REDIS_URL: options.redisUrl,
-        RATE_LIMIT_PREFIX: prefix,
-        JWT_SECRET: randomSecret(),
-        LOG_LEVEL: options.logLevel,
-        SEED_DEMO: "false",
-        ...limiterSettings(options),
-        ...options.serviceEnv,
-      }),
+      env: serviceSettings,
       port: servicePort,
       cwd: REPO_ROOT,
       logDir,
@@ -718,7 +740,12 @@ async function main(): Promise<number> {
     const scenarios = [ceilingResult, ...withRatios(requests, ceilingRps)];
     const query = scenarios.find((r) => r.id === "query_echo");
     if (query) {
-      const pgbench = await pgbenchScenario(options, database.url, service.pid, query);
+      const pgbench = await pgbenchScenario(
+        options,
+        { pid: service.pid, settings: serviceSettings },
+        credentials.apiKey,
+        query,
+      );
       if (pgbench) scenarios.push(pgbench);
     }
     if (options.only.has("query_stream")) {

@@ -1,5 +1,5 @@
 import type { Config, HttpConfig, RateLimiterConfig } from "./config.ts";
-import { connectDatabase, type Database, type Sql } from "./db/client.ts";
+import { connectDatabase, type ConnectOptions, type Database, type Sql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { createTokenService, type TokenService } from "./auth/jwt.ts";
@@ -54,6 +54,8 @@ export interface BuildOptions {
   skipMigrations?: boolean;
   /** Share an open database instead of connecting (a second instance in one process). */
   database?: Database;
+  /** postgres.js's `debug` hook for the database this builds (the benchmark records statements). */
+  databaseDebug?: ConnectOptions["debug"];
   /**
    * Share another in-process instance's limiter and spend counters (a second
    * instance in one process on the memory backend, which otherwise counts apart).
@@ -70,7 +72,10 @@ export async function createServices(
   options: BuildOptions = {},
 ): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const db = options.database ?? await connectDatabase(config, log, { schema: options.schema });
+  const db = options.database ?? await connectDatabase(config, log, {
+    schema: options.schema,
+    debug: options.databaseDebug,
+  });
   // A database handed in belongs to whoever opened it.
   const closers: (() => Promise<void>)[] = options.database ? [] : [() => db.close()];
   const close = async () => {

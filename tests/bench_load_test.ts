@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { chooseLoadGenerator, WRK_MISSING_WARNING } from "../bench/load.ts";
-import { parsePgbenchOutput, TURN_SCRIPT, turnVariables } from "../bench/pgbench.ts";
+import { parsePgbenchOutput } from "../bench/pgbench.ts";
 import { EMBEDDED_TARGETS, judge, latency, type ScenarioResult } from "../bench/report.ts";
 import { luaString, parseWrkOutput, runWrk, wrkScript } from "../bench/wrk.ts";
 
@@ -116,7 +116,7 @@ Deno.test("load generator: wrk when installed, else autocannon with a printed wa
   await assert.rejects(() => chooseLoadGenerator("ab", probes("wrk")), /wrk or autocannon/);
 });
 
-Deno.test("pgbench summary: turns per second, transactions, failures, latency", () => {
+Deno.test("pgbench summary: transactions per second, transactions, failures, latency", () => {
   const r = parsePgbenchOutput(`pgbench (15.20 (Debian 15.20-0+deb12u1))
 transaction type: /tmp/turn.sql
 scaling factor: 1
@@ -138,46 +138,6 @@ tps = 5155.123456 (without initial connection time)
     latencyMs: 1.552,
   });
   assert.throws(() => parsePgbenchOutput("pgbench: error: connection refused"), /summary/);
-});
-
-Deno.test("pgbench turn script: one line, storeTurn's writes, a sample's values as variables", () => {
-  assert.equal(TURN_SCRIPT.trimEnd().split("\n").length, 1, "pgbench reads a statement per line");
-  for (const table of ["conversations", "messages", "usage_records"]) {
-    assert.match(TURN_SCRIPT, new RegExp(`insert into ${table} \\(`));
-  }
-  const args = turnVariables({
-    userId: "u-1",
-    apiKeyId: "k-1",
-    title: "Hello = world",
-    messages: [{ role: "user", content: "hi", model: null, status: "complete", metadata: null }],
-    usage: [{
-      model: "echo-fast",
-      input_tokens: 1,
-      output_tokens: 2,
-      cost_usd: "0",
-      latency_ms: 0,
-      status: "complete",
-    }],
-  });
-  const vars = new Map<string, string>();
-  for (let i = 0; i < args.length; i += 2) {
-    assert.equal(args[i], "-D");
-    const [name, ...value] = args[i + 1]!.split("=");
-    vars.set(name!, value.join("="));
-  }
-  assert.equal(vars.get("title"), "Hello = world");
-  assert.equal(vars.get("is_new"), "true");
-  assert.deepEqual(JSON.parse(vars.get("usage")!)[0], {
-    user_id: "u-1",
-    api_key_id: "k-1",
-    model: "echo-fast",
-    input_tokens: 1,
-    output_tokens: 2,
-    cost_usd: "0",
-    latency_ms: 0,
-    status: "complete",
-  });
-  for (const name of vars.keys()) assert.match(TURN_SCRIPT, new RegExp(`:${name}\\b`));
 });
 
 Deno.test("latency cells: sub-millisecond wrk figures keep two decimals", () => {

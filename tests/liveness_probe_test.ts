@@ -67,7 +67,9 @@ Deno.test("liveness before the router: the router's answer, counted and logged",
   });
 
   await t.step("over a real socket: request id echoed, metrics and log line", async () => {
-    const h = await startTestApp();
+    // Outside embedded mode /metrics answers only with its token.
+    const metricsToken = `metrics-${crypto.randomUUID()}`;
+    const h = await startTestApp({ METRICS_TOKEN: metricsToken });
     const server = startServer(h.app, h.services, { port: 0, hostname: "127.0.0.1" });
     try {
       const url = `http://127.0.0.1:${server.port}/health/live`;
@@ -78,7 +80,9 @@ Deno.test("liveness before the router: the router's answer, counted and logged",
         assert.equal(res.headers.get("x-content-type-options"), "nosniff");
         assert.deepEqual(await res.json(), { status: "alive" });
       }
-      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`, {
+        headers: { authorization: `Bearer ${metricsToken}` },
+      })).text();
       assert.match(
         metrics,
         /gatehouse_http_requests_total\{method="GET",route="\/health\/live",status="200"\} 3/,

@@ -20,12 +20,14 @@ export function actsAsAdmin(principal: Principal): boolean {
   return principal.role === "admin" && principal.scopes.includes("admin");
 }
 
+/** Whose rows a principal reaches: its own user's, or for an admin everyone's (null). */
+export function ownerFilterOf(principal: Principal): string | null {
+  return actsAsAdmin(principal) ? null : principal.userId;
+}
+
 /** The chatbots a principal reaches: its own (admins: all); a bound key only its chatbot. */
 export function chatbotScopeOf(principal: Principal): ChatbotScope {
-  return {
-    ownerId: actsAsAdmin(principal) ? null : principal.userId,
-    chatbotId: principal.chatbotId ?? null,
-  };
+  return { ownerId: ownerFilterOf(principal), chatbotId: principal.chatbotId ?? null };
 }
 
 /** A caller reaches their own conversations; a chatbot-bound key only its chatbot's. */
@@ -51,6 +53,23 @@ export function authorizeUserTarget(
   if (access === "manage" && !actsAsAdmin(principal)) {
     throw new ApiError("forbidden", "Only admins act on other users.");
   }
+}
+
+/**
+ * The user a `user_id` filter names: the caller when absent or themselves; another user only
+ * for an admin. Anyone else is refused as if that user did not exist, or, when the operation
+ * says `forbidden`, with that 403 message.
+ */
+export function userFilterOf(
+  principal: Principal,
+  userId: string | undefined,
+  forbidden?: string,
+): string {
+  if (!userId || userId === principal.userId) return principal.userId;
+  if (!actsAsAdmin(principal)) {
+    throw forbidden ? new ApiError("forbidden", forbidden) : ApiError.notFound("user");
+  }
+  return userId;
 }
 
 /** The only scopes a chatbot-bound key may hold. */

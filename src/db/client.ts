@@ -11,14 +11,23 @@ export interface Database {
   close(): Promise<void>;
 }
 
-interface ConnectOptions {
+export interface ConnectOptions {
   /** Extra search_path schema: each test run migrates into its own schema. */
   schema?: string;
   poolMax?: number;
+  /**
+   * postgres.js's `debug` hook: called with each statement as it is sent (its text
+   * with $n placeholders, its parameters, their type oids). The benchmark records
+   * a query's statements with it; the service never sets it.
+   */
+  debug?: (connection: number, query: string, parameters: unknown[], types: number[]) => void;
 }
 
 /** postgres.js settings shared by every mode. */
-function baseOptions(log: Logger, schema?: string): postgres.Options<Record<string, never>> {
+function baseOptions(
+  log: Logger,
+  { schema, debug }: ConnectOptions,
+): postgres.Options<Record<string, never>> {
   return {
     // Notices (e.g. "relation already exists, skipping") are noise at info level.
     onnotice: (notice) => log.debug("postgres notice", { message: notice.message }),
@@ -31,6 +40,7 @@ function baseOptions(log: Logger, schema?: string): postgres.Options<Record<stri
       ...(schema ? { search_path: schema } : {}),
     },
     transform: { undefined: null },
+    ...(debug ? { debug } : {}),
   };
 }
 
@@ -42,7 +52,7 @@ export async function connectDatabase(
 ): Promise<Database> {
   if (config.DATABASE_URL) {
     const sql = postgres(config.DATABASE_URL, {
-      ...baseOptions(log, options.schema),
+      ...baseOptions(log, options),
       max: options.poolMax ?? config.DATABASE_POOL_MAX,
     }) as unknown as Sql;
     const host = new URL(config.DATABASE_URL);
@@ -56,7 +66,7 @@ export async function connectDatabase(
   const { startEmbeddedPostgres } = await import("./embedded.ts");
   const embedded = await startEmbeddedPostgres(config.DATA_DIR);
   const sql = postgres({
-    ...baseOptions(log, options.schema),
+    ...baseOptions(log, options),
     host: embedded.host,
     port: embedded.port,
     user: "postgres",

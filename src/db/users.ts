@@ -143,26 +143,19 @@ export async function promoteToAdmin(
   return { user: row!, changed: before.role !== "admin" };
 }
 
-/** The user columns that describe the person. */
-const PROFILE_USER_COLUMNS = [
+/** The user columns an update may change; anything else never reaches SQL. */
+export const PATCHABLE_USER_COLUMNS = [
   "display_name",
   "first_name",
   "last_name",
   "company",
   "job_title",
-] as const;
-
-/** The user columns that govern the account: its power, limits and standing. */
-export const ACCOUNT_USER_COLUMNS = [
   "role",
   "tier",
   "disabled",
   "budget_usd_per_day",
   "budget_usd_per_month",
 ] as const;
-
-/** The user columns an update may change; anything else never reaches SQL. */
-export const PATCHABLE_USER_COLUMNS = [...PROFILE_USER_COLUMNS, ...ACCOUNT_USER_COLUMNS] as const;
 
 export type UserPatch = Partial<Pick<UserRow, (typeof PATCHABLE_USER_COLUMNS)[number]>>;
 

@@ -1,11 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import { databaseStatus } from "../db/admin_status.ts";
 import { type AuditEventRow, listAuditEvents } from "../db/audit.ts";
-import { adminCredential } from "./security.ts";
-import { authErrors, errorResponses, jsonResponse, limited } from "./openapi_responses.ts";
-import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp } from "./shared_schemas.ts";
 
 const RowCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({
   format: "int64",
@@ -48,60 +47,69 @@ const AuditQuery = PageQuery.extend({
   }),
 });
 
-const adminOnly = requireAuth({ minRole: "admin", scopes: ["admin"] });
+const adminOnly = authenticated({ minRole: "admin", scopes: ["admin"] });
 
-const getDbStatus = createRoute({
-  method: "get",
-  path: "/v1/admin/db-status",
-  operationId: "getDbStatus",
-  tags: ["admin"],
-  summary: "Row counts per table, applied migrations and the database version (admin)",
-  description: "Exact counts of every table in the service's schema.",
-  security: adminCredential,
-  middleware: [adminOnly] as const,
-  responses: {
-    200: jsonResponse(DbStatusSchema, "The database status.", {
-      ...limited,
-      example: {
-        database: {
-          version: "PostgreSQL 16.4 on x86_64-pc-linux-gnu, compiled by gcc 12.2.0, 64-bit",
+function toAuditEvent(row: AuditEventRow) {
+  return { ...row, occurred_at: row.occurred_at.toISOString() };
+}
+
+export const adminRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/admin/db-status",
+    operationId: "getDbStatus",
+    tags: ["admin"],
+    summary: "Row counts per table, applied migrations and the database version (admin)",
+    description: "Exact counts of every table in the service's schema.",
+    access: adminOnly,
+    responses: {
+      200: jsonResponse(DbStatusSchema, "The database status.", {
+        example: {
+          database: {
+            version: "PostgreSQL 16.4 on x86_64-pc-linux-gnu, compiled by gcc 12.2.0, 64-bit",
+          },
+          tables: [
+            { name: "api_keys", rows: 57 },
+            { name: "audit_events", rows: 18_342 },
+            { name: "chatbots", rows: 12 },
+            { name: "conversations", rows: 4_210 },
+            { name: "messages", rows: 19_877 },
+            { name: "sessions", rows: 389 },
+            { name: "usage_records", rows: 26_504 },
+            { name: "users", rows: 214 },
+          ],
+          migrations: [
+            { version: "0001_init", applied_at: "2026-09-01T08:00:00.000Z" },
+            { version: "0002_auth", applied_at: "2026-09-01T08:00:00.000Z" },
+            { version: "0010_webhooks", applied_at: "2026-11-02T07:30:00.000Z" },
+          ],
         },
-        tables: [
-          { name: "api_keys", rows: 57 },
-          { name: "audit_events", rows: 18_342 },
-          { name: "chatbots", rows: 12 },
-          { name: "conversations", rows: 4_210 },
-          { name: "messages", rows: 19_877 },
-          { name: "sessions", rows: 389 },
-          { name: "usage_records", rows: 26_504 },
-          { name: "users", rows: 214 },
-        ],
-        migrations: [
-          { version: "0001_init", applied_at: "2026-09-01T08:00:00.000Z" },
-          { version: "0002_auth", applied_at: "2026-09-01T08:00:00.000Z" },
-          { version: "0010_webhooks", applied_at: "2026-11-02T07:30:00.000Z" },
-        ],
-      },
-    }),
-    ...errorResponses([...authErrors], limited),
-  },
-});
+      }),
+    },
+  }, async (c) => {
+    const status = await databaseStatus(c.get("services").sql);
+    return c.json({
+      database: { version: status.version },
+      tables: status.tables,
+      migrations: status.migrations.map((m) => ({
+        version: m.version,
+        applied_at: m.applied_at.toISOString(),
+      })),
+    }, 200);
+  }),
 
-const listAuditEventsRoute = createRoute({
-  method: "get",
-  path: "/v1/admin/audit-log",
-  operationId: "listAuditEvents",
-  tags: ["admin"],
-  summary: "Security events, newest first (admin)",
-  description: "Logins and failures, key create/revoke/roll, role changes, refresh reuse, " +
-    "consent changes, erasures. Filter by `user_id` and `action`.",
-  security: adminCredential,
-  middleware: [adminOnly] as const,
-  request: { query: AuditQuery },
-  responses: {
-    200: jsonResponse(pageOf(AuditEventSchema, "AuditEventPage"), "Events.", {
-      ...limited,
-      example: examplePage(AuditEventSchema, [{
+  operation({
+    method: "get",
+    path: "/v1/admin/audit-log",
+    operationId: "listAuditEvents",
+    tags: ["admin"],
+    summary: "Security events, newest first (admin)",
+    description: "Logins and failures, key create/revoke/roll, role changes, refresh reuse, " +
+      "consent changes, erasures. Filter by `user_id` and `action`.",
+    access: adminOnly,
+    request: { query: AuditQuery },
+    responses: {
+      200: pageResponse(AuditEventSchema, "AuditEventPage", "Events.", [{
         id: "f5553736-1df2-4295-b6b3-27a1bbb8898c",
         occurred_at: "2026-11-23T12:40:00.000Z",
         action: "user.role_change",
@@ -120,39 +128,22 @@ const listAuditEventsRoute = createRoute({
         request_id: "8a01b970-97ac-4311-9461-21d39f4ac309",
         detail: {},
       }]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-function toAuditEvent(row: AuditEventRow) {
-  return { ...row, occurred_at: row.occurred_at.toISOString() };
-}
-
-export function registerAdminRoutes(app: App): void {
-  app.openapi(getDbStatus, async (c) => {
-    const status = await databaseStatus(c.get("services").sql);
-    return c.json({
-      database: { version: status.version },
-      tables: status.tables,
-      migrations: status.migrations.map((m) => ({
-        version: m.version,
-        applied_at: m.applied_at.toISOString(),
-      })),
-    }, 200);
-  });
-
-  app.openapi(listAuditEventsRoute, async (c) => {
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const query = c.req.valid("query");
-    const { items, total } = await listAuditEvents(c.get("services").sql, {
-      userId: query.user_id,
-      action: query.action,
-      limit: query.limit,
-      offset: query.offset,
-    });
     return c.json(
-      { items: items.map(toAuditEvent), limit: query.limit, offset: query.offset, total },
+      pageBody(
+        query,
+        await listAuditEvents(c.get("services").sql, {
+          userId: query.user_id,
+          action: query.action,
+          limit: query.limit,
+          offset: query.offset,
+        }),
+        toAuditEvent,
+      ),
       200,
     );
-  });
-}
+  }),
+];

@@ -1,5 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
+import { z } from "@hono/zod-openapi";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api_key_format.ts";
 import {
   actsAsAdmin,
@@ -7,9 +6,10 @@ import {
   BOUND_KEY_SCOPES,
   DEFAULT_BOUND_KEY_SCOPES,
   type KeyShape,
+  ownerFilterOf,
   scopesOutsideBinding,
+  userFilterOf,
 } from "../auth/access.ts";
-import { requireAuth } from "../http/require_auth.ts";
 import { defaultKeyScopes, type Principal, type Scope, scopesOfRole } from "../principal.ts";
 import {
   type ApiKeyRow,
@@ -27,21 +27,12 @@ import { lockUser } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { requestMeta } from "../http/request_meta.ts";
 import { optionalJsonBody } from "./optional_body.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
 import {
   BudgetUsd,
   EXAMPLE_IDS,
-  examplePage,
-  pageOf,
-  PageQuery,
   ScopeSchema,
   TierSchema,
   Timestamp,
@@ -155,146 +146,6 @@ const ListQuery = PageQuery.extend({
 
 const KeyParams = z.object({ key_id: uuid("key_id") });
 
-const createApiKey = createRoute({
-  method: "post",
-  path: "/v1/api-keys",
-  operationId: "createApiKey",
-  tags: ["api-keys"],
-  summary: "Create an API key (the secret is shown once)",
-  description: "A key may create only keys it could itself hold: scopes within its own, its " +
-    "own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at " +
-    "most `MAX_API_KEYS_PER_USER` live keys (409 beyond).",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: {
-    body: jsonBody(CreateApiKeyBody, {
-      name: "nightly report script",
-      scopes: ["query", "usage:read"],
-    }),
-  },
-  responses: {
-    201: jsonResponse(CreatedApiKeySchema, "Created.", {
-      ...limited,
-      example: { ...EXAMPLE_KEY, key: "gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c" },
-    }),
-    ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const listApiKeysRoute = createRoute({
-  method: "get",
-  path: "/v1/api-keys",
-  operationId: "listApiKeys",
-  tags: ["api-keys"],
-  summary: "List API keys (never the secrets)",
-  description: "A chatbot-bound key may not list keys (403).",
-  security: anyCredential,
-  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
-  request: { query: ListQuery },
-  responses: {
-    200: jsonResponse(pageOf(ApiKeySchema, "ApiKeyPage"), "Keys, newest first.", {
-      ...limited,
-      example: examplePage(ApiKeySchema, [
-        { ...EXAMPLE_KEY, last_used_at: "2026-11-23T12:10:41.000Z" },
-        {
-          ...EXAMPLE_KEY,
-          id: "4a8c2e6f-0b1d-4f3a-8c5e-7d9f1b3a5c62",
-          name: "Support widget",
-          start: "gate_Zq7",
-          scopes: ["query", "chat"],
-          chatbot_id: EXAMPLE_IDS.chatbot,
-          expires_at: "2027-05-23T00:00:00.000Z",
-          created_at: "2026-11-22T09:00:00.000Z",
-        },
-      ]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const getApiKey = createRoute({
-  method: "get",
-  path: "/v1/api-keys/{key_id}",
-  operationId: "getApiKey",
-  tags: ["api-keys"],
-  summary: "Get one API key (never the secret)",
-  description: "A chatbot-bound key may not read keys (403).",
-  security: anyCredential,
-  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
-  request: { params: KeyParams },
-  responses: {
-    200: jsonResponse(ApiKeySchema, "The key.", { ...limited, example: EXAMPLE_KEY }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const revokeApiKeyRoute = createRoute({
-  method: "delete",
-  path: "/v1/api-keys/{key_id}",
-  operationId: "revokeApiKey",
-  tags: ["api-keys"],
-  summary: "Revoke an API key",
-  description: "Takes effect on every instance within 5 seconds. A key may revoke only keys " +
-    "it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: { params: KeyParams },
-  responses: {
-    204: noContentResponse("Revoked.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const rollApiKeyRoute = createRoute({
-  method: "post",
-  path: "/v1/api-keys/{key_id}/roll",
-  operationId: "rollApiKey",
-  tags: ["api-keys"],
-  summary: "Replace an API key's secret",
-  description: "The old secret stays valid for `grace_seconds` (default 0, max 86400). A key " +
-    "may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of " +
-    "the user's keys.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: {
-    params: KeyParams,
-    body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
-  },
-  responses: {
-    200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", {
-      ...limited,
-      example: {
-        ...EXAMPLE_KEY,
-        start: "gate_FPl",
-        last_used_at: "2026-11-23T12:10:41.000Z",
-        key: "gate_FPlVu3tFjjhAYEO4U0S3CJFrlc3z7twgmF1FsMmz",
-      },
-    }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const updateApiKeyRoute = createRoute({
-  method: "patch",
-  path: "/v1/api-keys/{key_id}",
-  operationId: "updateApiKey",
-  tags: ["api-keys"],
-  summary: "Rename an API key or change its budgets",
-  description: "The owner (or an admin) sets `name` and the key's USD budgets; admins also " +
-    "`tier` and the rate-limit overrides. Through an API key, only keys that key could " +
-    "create can be changed, and budgets may be lowered but never raised or cleared (403).",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["keys:write"] })] as const,
-  request: {
-    params: KeyParams,
-    body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
-  },
-  responses: {
-    200: jsonResponse(ApiKeySchema, "The updated key.", { ...limited, example: EXAMPLE_KEY }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
 function toApiKey(row: ApiKeyRow) {
   return {
     id: row.id,
@@ -367,13 +218,30 @@ async function budgetsForNewKey(
   };
 }
 
-/** Admins reach every key; everyone else only their own (others look missing). */
-function ownerFilter(principal: Principal): string | null {
-  return actsAsAdmin(principal) ? null : principal.userId;
-}
-
-export function registerApiKeyRoutes(app: App): void {
-  app.openapi(createApiKey, async (c) => {
+export const apiKeyRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/api-keys",
+    operationId: "createApiKey",
+    tags: ["api-keys"],
+    summary: "Create an API key (the secret is shown once)",
+    description: "A key may create only keys it could itself hold: scopes within its own, its " +
+      "own chatbot binding, an expiry no later than its own (403 otherwise). A user holds at " +
+      "most `MAX_API_KEYS_PER_USER` live keys (409 beyond).",
+    access: authenticated({ scopes: ["keys:write"] }),
+    request: {
+      body: jsonBody(CreateApiKeyBody, {
+        name: "nightly report script",
+        scopes: ["query", "usage:read"],
+      }),
+    },
+    responses: {
+      201: jsonResponse(CreatedApiKeySchema, "Created.", {
+        example: { ...EXAMPLE_KEY, key: "gate_3fA9kQ2mZr8LwX1bC7dE5gH0jK4nP6sT9vY2a1B3c" },
+      }),
+    },
+    errors: [400, 404, 409, 413, 415, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
@@ -462,14 +330,30 @@ export function registerApiKeyRoutes(app: App): void {
       return created;
     });
     return c.json({ ...toApiKey(row), key }, 201);
-  });
+  }),
 
-  app.openapi(updateApiKeyRoute, async (c) => {
+  operation({
+    method: "patch",
+    path: "/v1/api-keys/{key_id}",
+    operationId: "updateApiKey",
+    tags: ["api-keys"],
+    summary: "Rename an API key or change its budgets",
+    description: "The owner (or an admin) sets `name` and the key's USD budgets; admins also " +
+      "`tier` and the rate-limit overrides. Through an API key, only keys that key could " +
+      "create can be changed, and budgets may be lowered but never raised or cleared (403).",
+    access: authenticated({ scopes: ["keys:write"] }),
+    request: {
+      params: KeyParams,
+      body: jsonBody(UpdateApiKeyBody, { name: "CI pipeline", budget_usd_per_day: 2.5 }),
+    },
+    responses: { 200: jsonResponse(ApiKeySchema, "The updated key.", { example: EXAMPLE_KEY }) },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const patch = c.req.valid("json");
-    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    const existing = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!existing || existing.revoked_at) throw new ApiError("not_found", "No such API key.");
     const adminFields = (["tier", "rate_limit_per_minute", "rate_limit_per_day"] as const)
       .filter((f) => patch[f] !== undefined);
@@ -502,38 +386,80 @@ export function registerApiKeyRoutes(app: App): void {
     });
     if (!row) throw new ApiError("not_found", "No such API key.");
     return c.json(toApiKey(row), 200);
-  });
+  }),
 
-  app.openapi(listApiKeysRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/api-keys",
+    operationId: "listApiKeys",
+    tags: ["api-keys"],
+    summary: "List API keys (never the secrets)",
+    description: "A chatbot-bound key may not list keys (403).",
+    access: authenticated({ boundKeys: "refuse" }),
+    request: { query: ListQuery },
+    responses: {
+      200: pageResponse(ApiKeySchema, "ApiKeyPage", "Keys, newest first.", [
+        { ...EXAMPLE_KEY, last_used_at: "2026-11-23T12:10:41.000Z" },
+        {
+          ...EXAMPLE_KEY,
+          id: "4a8c2e6f-0b1d-4f3a-8c5e-7d9f1b3a5c62",
+          name: "Support widget",
+          start: "gate_Zq7",
+          scopes: ["query", "chat"],
+          chatbot_id: EXAMPLE_IDS.chatbot,
+          expires_at: "2027-05-23T00:00:00.000Z",
+          created_at: "2026-11-22T09:00:00.000Z",
+        },
+      ]),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    let userId = principal.userId;
-    if (query.user_id && query.user_id !== principal.userId) {
-      if (!actsAsAdmin(principal)) {
-        throw new ApiError("forbidden", "Only admins list another user's keys.");
-      }
-      userId = query.user_id;
-    }
-    const { items, total } = await listApiKeys(sql, userId, query);
-    return c.json(
-      { items: items.map(toApiKey), limit: query.limit, offset: query.offset, total },
-      200,
-    );
-  });
+    const userId = userFilterOf(principal, query.user_id, "Only admins list another user's keys.");
+    return c.json(pageBody(query, await listApiKeys(sql, userId, query), toApiKey), 200);
+  }),
 
-  app.openapi(getApiKey, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/api-keys/{key_id}",
+    operationId: "getApiKey",
+    tags: ["api-keys"],
+    summary: "Get one API key (never the secret)",
+    description: "A chatbot-bound key may not read keys (403).",
+    access: authenticated({ boundKeys: "refuse" }),
+    request: { params: KeyParams },
+    responses: { 200: jsonResponse(ApiKeySchema, "The key.", { example: EXAMPLE_KEY }) },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
-    const row = await findApiKey(sql, c.req.valid("param").key_id, ownerFilter(c.get("principal")));
+    const row = await findApiKey(
+      sql,
+      c.req.valid("param").key_id,
+      ownerFilterOf(c.get("principal")),
+    );
     if (!row) throw ApiError.notFound("API key");
     return c.json(toApiKey(row), 200);
-  });
+  }),
 
-  app.openapi(revokeApiKeyRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/api-keys/{key_id}",
+    operationId: "revokeApiKey",
+    tags: ["api-keys"],
+    summary: "Revoke an API key",
+    description: "Takes effect on every instance within 5 seconds. A key may revoke only keys " +
+      "it could itself create (403 otherwise); the user's JWT revokes any of the user's keys.",
+    access: authenticated({ scopes: ["keys:write"] }),
+    request: { params: KeyParams },
+    responses: { 204: noContentResponse("Revoked.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
-    const row = await findApiKey(sql, keyId, ownerFilter(principal));
+    const row = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!row || row.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(row));
     const meta = requestMeta(c);
@@ -548,14 +474,39 @@ export function registerApiKeyRoutes(app: App): void {
     // Requests and sockets on this instance see it at once (others within the cache's 2 s).
     c.get("services").authenticator.forgetApiKeys();
     return c.body(null, 204);
-  });
+  }),
 
-  app.openapi(rollApiKeyRoute, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/api-keys/{key_id}/roll",
+    operationId: "rollApiKey",
+    tags: ["api-keys"],
+    summary: "Replace an API key's secret",
+    description: "The old secret stays valid for `grace_seconds` (default 0, max 86400). A key " +
+      "may roll only keys it could itself create (403 otherwise); the user's JWT rolls any of " +
+      "the user's keys.",
+    access: authenticated({ scopes: ["keys:write"] }),
+    request: {
+      params: KeyParams,
+      body: { ...jsonBody(RollBody, { grace_seconds: 300 }), required: false },
+    },
+    responses: {
+      200: jsonResponse(CreatedApiKeySchema, "The new secret (shown once).", {
+        example: {
+          ...EXAMPLE_KEY,
+          start: "gate_FPl",
+          last_used_at: "2026-11-23T12:10:41.000Z",
+          key: "gate_FPlVu3tFjjhAYEO4U0S3CJFrlc3z7twgmF1FsMmz",
+        },
+      }),
+    },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const keyId = c.req.valid("param").key_id;
     const graceSeconds = (await optionalJsonBody(c, RollBody))?.grace_seconds ?? 0;
-    const existing = await findApiKey(sql, keyId, ownerFilter(principal));
+    const existing = await findApiKey(sql, keyId, ownerFilterOf(principal));
     if (!existing || existing.revoked_at) throw ApiError.notFound("API key");
     assertKeyWithinReach(principal, shapeOf(existing));
     const key = generateApiKey();
@@ -579,5 +530,5 @@ export function registerApiKeyRoutes(app: App): void {
     if (!row) throw ApiError.notFound("API key");
     c.get("services").authenticator.forgetApiKeys();
     return c.json({ ...toApiKey(row), key }, 200);
-  });
-}
+  }),
+];

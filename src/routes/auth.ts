@@ -1,8 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { App, AppEnv } from "../http/env.ts";
+import type { AppEnv } from "../http/env.ts";
 import { requestMeta } from "../http/request_meta.ts";
-import { requireAuth } from "../http/require_auth.ts";
 import {
   checkPasswordPolicy,
   dummyVerify,
@@ -24,15 +23,8 @@ import {
 } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { enforceDecision } from "../ratelimit/enforce.ts";
-import { anyCredential, bearerOnly, publicAccess } from "./security.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation, perClientIp } from "./route_presets.ts";
 import {
   EXAMPLE_USER,
   RoleSchema,
@@ -93,8 +85,6 @@ const WhoamiSchema = z.object({
   }),
 }).openapi("Whoami");
 
-const publicErrors = [400, 422, 429, 500, 503] as const;
-
 /** A token pair as answers show it (the values are shortened, not real). */
 const EXAMPLE_PAIR = {
   access_token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIzZjFjMmE5ZSJ9.c2lnbmF0dXJl",
@@ -102,141 +92,6 @@ const EXAMPLE_PAIR = {
   token_type: "Bearer" as const,
   expires_in: 900,
 };
-
-const register = createRoute({
-  method: "post",
-  path: "/v1/auth/register",
-  operationId: "register",
-  tags: ["auth"],
-  summary: "Create an account and start a session",
-  description: "Creates a user with role `user` and tier `free` and answers with the user and " +
-    "a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email " +
-    "is 409. Limited per client IP, with login and refresh.",
-  security: publicAccess,
-  request: {
-    body: jsonBody(RegisterBody, {
-      email: "ada@example.com",
-      password: "tidal-marble-compass-42",
-      display_name: "Ada",
-    }),
-  },
-  responses: {
-    201: jsonResponse(RegisterResponse, "Registered; a session was started.", {
-      ...limited,
-      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
-    }),
-    ...errorResponses([...publicErrors, 409, 413, 415], limited),
-  },
-});
-
-const login = createRoute({
-  method: "post",
-  path: "/v1/auth/login",
-  operationId: "login",
-  tags: ["auth"],
-  summary: "Log in with email and password",
-  description: "Unknown email and wrong password give the same 401 body and similar timing.",
-  security: publicAccess,
-  request: {
-    body: jsonBody(LoginBody, { email: "ada@example.com", password: "tidal-marble-compass-42" }),
-  },
-  responses: {
-    200: jsonResponse(LoginResponse, "A new session's token pair and the user.", {
-      ...limited,
-      example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
-    }),
-    ...errorResponses([...publicErrors, 401, 403, 413, 415], limited),
-  },
-});
-
-const refreshToken = createRoute({
-  method: "post",
-  path: "/v1/auth/refresh",
-  operationId: "refreshToken",
-  tags: ["auth"],
-  summary: "Rotate a refresh token",
-  description:
-    "Single use. Presenting the immediate parent of the active token within the grace window returns the active pair; any other reuse revokes the session.",
-  security: publicAccess,
-  request: {
-    body: jsonBody(RefreshBody, {
-      refresh_token: "paste the refresh_token of a login, register or refresh answer",
-    }),
-  },
-  responses: {
-    200: jsonResponse(TokenPairSchema, "The next token pair.", {
-      ...limited,
-      example: EXAMPLE_PAIR,
-    }),
-    ...errorResponses([...publicErrors, 401, 413, 415], limited),
-  },
-});
-
-const changePassword = createRoute({
-  method: "post",
-  path: "/v1/auth/password",
-  operationId: "changePassword",
-  tags: ["auth"],
-  summary: "Change the password (ends every session)",
-  description: "Needs the access token (not an API key) and the current password. The new " +
-    "password follows the registration policy; every session ends, including this one.",
-  security: bearerOnly,
-  middleware: [requireAuth({ jwtOnly: true })] as const,
-  request: {
-    body: jsonBody(ChangePasswordBody, {
-      current_password: "tidal-marble-compass-42",
-      new_password: "quiet-harbor-lantern-77",
-    }),
-  },
-  responses: {
-    204: noContentResponse("Changed; every session was revoked.", limited),
-    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const getCurrentUser = createRoute({
-  method: "get",
-  path: "/v1/auth/me",
-  operationId: "getCurrentUser",
-  tags: ["auth"],
-  summary: "The caller's user",
-  description: "A chatbot-bound key may not read the account (403).",
-  security: anyCredential,
-  middleware: [requireAuth({ boundKeys: "refuse" })] as const,
-  responses: {
-    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_USER }),
-    ...errorResponses([...authErrors], limited),
-  },
-});
-
-const whoami = createRoute({
-  method: "get",
-  path: "/v1/auth/whoami",
-  operationId: "whoami",
-  tags: ["auth"],
-  summary: "The resolved principal: user or API key, role, tier and scopes",
-  description: "Who the credential is: the user (id and email), their role and tier, and the " +
-    "scopes in force; for an API key also its id and chatbot binding, for a token its session.",
-  security: anyCredential,
-  middleware: [requireAuth()] as const,
-  responses: {
-    200: jsonResponse(WhoamiSchema, "The principal.", {
-      ...limited,
-      example: {
-        principal: {
-          type: "api_key",
-          user_id: EXAMPLE_USER.id,
-          email: EXAMPLE_USER.email,
-          role: "user",
-          tier: "free",
-          scopes: ["query", "chat", "profile:read", "usage:read"],
-          api_key_id: "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
-        },
-      },
-    }),
-    ...errorResponses([...authErrors], limited),
-  },
-});
 
 async function assertPasswordPolicy(
   password: string,
@@ -263,8 +118,31 @@ function verdictOrRefusal<V>(c: Context<AppEnv>, guarded: GuardedCheck<V>): V {
   throw new ApiError("rate_limited", "Too many failed attempts; try again later.");
 }
 
-export function registerAuthRoutes(app: App): void {
-  app.openapi(register, async (c) => {
+export const authRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/auth/register",
+    operationId: "register",
+    tags: ["auth"],
+    summary: "Create an account and start a session",
+    description: "Creates a user with role `user` and tier `free` and answers with the user and " +
+      "a token pair. Passwords: 8 to 256 characters, common ones refused (422). A taken email " +
+      "is 409. Limited per client IP, with login and refresh.",
+    access: perClientIp,
+    request: {
+      body: jsonBody(RegisterBody, {
+        email: "ada@example.com",
+        password: "tidal-marble-compass-42",
+        display_name: "Ada",
+      }),
+    },
+    responses: {
+      201: jsonResponse(RegisterResponse, "Registered; a session was started.", {
+        example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+      }),
+    },
+    errors: [400, 409, 413, 415, 422],
+  }, async (c) => {
     const { sql, sessions, config } = c.get("services");
     await limitClientIp(c);
     const body = c.req.valid("json");
@@ -294,9 +172,26 @@ export function registerAuthRoutes(app: App): void {
       }
       throw error;
     }
-  });
+  }),
 
-  app.openapi(login, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/auth/login",
+    operationId: "login",
+    tags: ["auth"],
+    summary: "Log in with email and password",
+    description: "Unknown email and wrong password give the same 401 body and similar timing.",
+    access: perClientIp,
+    request: {
+      body: jsonBody(LoginBody, { email: "ada@example.com", password: "tidal-marble-compass-42" }),
+    },
+    responses: {
+      200: jsonResponse(LoginResponse, "A new session's token pair and the user.", {
+        example: { user: EXAMPLE_USER, ...EXAMPLE_PAIR },
+      }),
+    },
+    errors: [400, 401, 403, 413, 415, 422],
+  }, async (c) => {
     const { sql, sessions, config, loginGuard } = c.get("services");
     await limitClientIp(c);
     const { email, password } = c.req.valid("json");
@@ -333,16 +228,51 @@ export function registerAuthRoutes(app: App): void {
     const { session_id: _sessionId, ...body } = pair;
     const { password_hash: _hash, ...row } = user;
     return c.json({ ...body, user: toUser(row) }, 200);
-  });
+  }),
 
-  app.openapi(refreshToken, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/auth/refresh",
+    operationId: "refreshToken",
+    tags: ["auth"],
+    summary: "Rotate a refresh token",
+    description:
+      "Single use. Presenting the immediate parent of the active token within the grace window returns the active pair; any other reuse revokes the session.",
+    access: perClientIp,
+    request: {
+      body: jsonBody(RefreshBody, {
+        refresh_token: "paste the refresh_token of a login, register or refresh answer",
+      }),
+    },
+    responses: {
+      200: jsonResponse(TokenPairSchema, "The next token pair.", { example: EXAMPLE_PAIR }),
+    },
+    errors: [400, 401, 413, 415, 422],
+  }, async (c) => {
     const { sessions } = c.get("services");
     await limitClientIp(c);
     const pair = await sessions.refresh(c.req.valid("json").refresh_token, requestMeta(c));
     return c.json(pair, 200);
-  });
+  }),
 
-  app.openapi(changePassword, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/auth/password",
+    operationId: "changePassword",
+    tags: ["auth"],
+    summary: "Change the password (ends every session)",
+    description: "Needs the access token (not an API key) and the current password. The new " +
+      "password follows the registration policy; every session ends, including this one.",
+    access: authenticated({ jwtOnly: true }),
+    request: {
+      body: jsonBody(ChangePasswordBody, {
+        current_password: "tidal-marble-compass-42",
+        new_password: "quiet-harbor-lantern-77",
+      }),
+    },
+    responses: { 204: noContentResponse("Changed; every session was revoked.") },
+    errors: [400, 413, 415, 422],
+  }, async (c) => {
     const { sql, sessions, config, loginGuard } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
@@ -373,16 +303,49 @@ export function registerAuthRoutes(app: App): void {
       await audit(tx, meta, "auth.password_change", { userId: user.id, actorId: user.id });
     });
     return c.body(null, 204);
-  });
+  }),
 
-  app.openapi(getCurrentUser, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/auth/me",
+    operationId: "getCurrentUser",
+    tags: ["auth"],
+    summary: "The caller's user",
+    description: "A chatbot-bound key may not read the account (403).",
+    access: authenticated({ boundKeys: "refuse" }),
+    responses: { 200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_USER }) },
+  }, async (c) => {
     const { sql } = c.get("services");
     const user = await findUserById(sql, c.get("principal").userId);
     if (!user) throw new ApiError("unauthorized");
     return c.json(toUser(user), 200);
-  });
+  }),
 
-  app.openapi(whoami, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/auth/whoami",
+    operationId: "whoami",
+    tags: ["auth"],
+    summary: "The resolved principal: user or API key, role, tier and scopes",
+    description: "Who the credential is: the user (id and email), their role and tier, and the " +
+      "scopes in force; for an API key also its id and chatbot binding, for a token its session.",
+    access: authenticated(),
+    responses: {
+      200: jsonResponse(WhoamiSchema, "The principal.", {
+        example: {
+          principal: {
+            type: "api_key",
+            user_id: EXAMPLE_USER.id,
+            email: EXAMPLE_USER.email,
+            role: "user",
+            tier: "free",
+            scopes: ["query", "chat", "profile:read", "usage:read"],
+            api_key_id: "9b2e7c41-5d3a-4f8e-a1c6-0e4d2b7f9a35",
+          },
+        },
+      }),
+    },
+  }, async (c) => {
     const p = c.get("principal");
     // The authenticator carries the email from its (cached) credential check.
     const email = p.email ?? (await findUserById(c.get("services").sql, p.userId))?.email;
@@ -400,5 +363,5 @@ export function registerAuthRoutes(app: App): void {
         ...(p.sessionId ? { session_id: p.sessionId } : {}),
       },
     }, 200);
-  });
-}
+  }),
+];

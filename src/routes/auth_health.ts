@@ -1,9 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
+import { z } from "@hono/zod-openapi";
 import { generateApiKey, hashApiKey, looksLikeApiKey } from "../auth/api_key_format.ts";
 import { databaseHealth, rateLimiterHealth } from "../health_probes.ts";
-import { errorResponses, jsonResponse } from "./openapi_responses.ts";
-import { publicAccess } from "./security.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { operation, publicAccess } from "./route_presets.ts";
 
 const Check = z.object({
   status: z.enum(["up", "down", "degraded"]),
@@ -21,39 +20,36 @@ const AuthHealthSchema = z.object({
   }),
 }).openapi("AuthHealth");
 
-const getAuthHealth = createRoute({
-  method: "get",
-  path: "/v1/auth/health",
-  operationId: "getAuthHealth",
-  tags: ["auth"],
-  summary: "Health of everything authentication depends on",
-  description:
-    "Database, rate limiter, a sign/verify round trip with the signing key, and an API key hash self-check. 503 when login could not work.",
-  security: publicAccess,
-  responses: {
-    200: jsonResponse(AuthHealthSchema, "Authentication works.", {
-      example: {
-        status: "healthy",
-        checks: {
-          database: { status: "up", latency_ms: 0.9 },
-          rate_limiter: { status: "up", latency_ms: 0.4, detail: "redis" },
-          signing_key: { status: "up", latency_ms: 1.6, detail: "ES256" },
-          api_key_hashing: { status: "up", latency_ms: 0.1 },
-        },
-      },
-    }),
-    503: jsonResponse(AuthHealthSchema, "Authentication is impaired."),
-    ...errorResponses([500]),
-  },
-});
-
 function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   return fn().then((value) => [value, Math.round((performance.now() - started) * 100) / 100]);
 }
 
-export function registerAuthHealthRoutes(app: App): void {
-  app.openapi(getAuthHealth, async (c) => {
+export const authHealthRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/auth/health",
+    operationId: "getAuthHealth",
+    tags: ["auth"],
+    summary: "Health of everything authentication depends on",
+    description:
+      "Database, rate limiter, a sign/verify round trip with the signing key, and an API key hash self-check. 503 when login could not work.",
+    access: publicAccess,
+    responses: {
+      200: jsonResponse(AuthHealthSchema, "Authentication works.", {
+        example: {
+          status: "healthy",
+          checks: {
+            database: { status: "up", latency_ms: 0.9 },
+            rate_limiter: { status: "up", latency_ms: 0.4, detail: "redis" },
+            signing_key: { status: "up", latency_ms: 1.6, detail: "ES256" },
+            api_key_hashing: { status: "up", latency_ms: 0.1 },
+          },
+        },
+      }),
+      503: jsonResponse(AuthHealthSchema, "Authentication is impaired."),
+    },
+  }, async (c) => {
     const services = c.get("services");
     const [database, rateLimiter, [signing, signingMs], [hashing, hashingMs]] = await Promise.all([
       databaseHealth(services),
@@ -82,5 +78,5 @@ export function registerAuthHealthRoutes(app: App): void {
       { status: healthy ? "healthy" as const : "unhealthy" as const, checks },
       healthy ? 200 : 503,
     );
-  });
-}
+  }),
+];

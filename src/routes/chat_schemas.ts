@@ -73,27 +73,50 @@ const EventStream = z.string().max(100_000_000).openapi({
     "event: done\ndata: {…}\n\n",
 });
 
+/** A turn's SSE example: the turn id, the one model that answered, what it sent and how fast. */
+export interface StreamExample {
+  id: string;
+  model: string;
+  deltas: string[];
+  latency_ms: number;
+}
+
+/** What every turn's JSON body holds that its SSE example repeats. */
+interface TurnBody {
+  conversation_id: string;
+  usage: { input_tokens: number; output_tokens: number; cost_usd: number };
+}
+
 /** A Server-Sent Events body made of `[event, data]` pairs, for response examples. */
-export function eventStreamExample(events: [string, unknown][]): string {
+function eventStreamExample(events: [string, unknown][]): string {
   return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     .join("");
 }
 
 /**
- * 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`;
- * `examples` shows the same answer both ways.
+ * 200 as JSON, or as SSE with `stream: true` / `Accept: text/event-stream`. The examples show
+ * the same answer both ways: `json`, and as events `meta`, a `chunk` per delta, `usage` (one
+ * model answered, so the total's), then `done` with `json`.
  */
-export function jsonOrEventStream<T extends z.ZodType>(
+export function jsonOrEventStream<T extends z.ZodType<TurnBody>>(
   schema: T,
   description: string,
-  examples: { json: z.output<T>; events: string },
+  examples: { json: z.output<T>; stream: StreamExample },
 ) {
-  const json = jsonResponse(schema, description, { limited: true, example: examples.json });
+  const { json: done, stream: { id, model, deltas, latency_ms } } = examples;
+  const { cost_usd, ...usage } = done.usage;
+  const json = jsonResponse(schema, description, { example: done });
+  const events = eventStreamExample([
+    ["meta", { id, conversation_id: done.conversation_id, models: [model] }],
+    ...deltas.map((delta): [string, unknown] => ["chunk", { model, delta }]),
+    ["usage", { model, usage, cost_usd, latency_ms, finish_reason: "stop" }],
+    ["done", done],
+  ]);
   return {
     ...json,
     content: {
       ...json.content,
-      "text/event-stream": { schema: EventStream, example: examples.events },
+      "text/event-stream": { schema: EventStream, example: events },
     },
   };
 }

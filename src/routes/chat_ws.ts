@@ -1,6 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
 import {
   generateOpaqueToken,
   hashOpaqueToken,
@@ -10,8 +9,8 @@ import {
 import { ChatSocket } from "../chat/ws_session.ts";
 import { consumeWsTicket, insertWsTicket } from "../db/ws_tickets.ts";
 import { ApiError } from "../errors.ts";
-import { errorResponses, jsonResponse } from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
 
 const TICKET_TTL_SECONDS = 30;
 
@@ -27,50 +26,46 @@ const WsTicketSchema = z.object({
   }),
 }).openapi("WsTicket");
 
-const createWsTicketRoute = createRoute({
-  method: "post",
-  path: "/v1/chat/ws-ticket",
-  operationId: "createWsTicket",
-  tags: ["chat"],
-  summary: "Get a ticket to open the chat WebSocket",
-  description: [
-    `Browsers cannot set headers on a WebSocket, so the socket is opened with a single-use ` +
-    `ticket valid for ${TICKET_TTL_SECONDS} seconds: \`GET /v1/chat/ws?ticket=<ticket>\` ` +
-    "with `Upgrade: websocket`. The socket acts as the caller who created the ticket.",
-    "Refusals before the upgrade: 403 when the `Origin` header is present and not listed in " +
-    "CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the " +
-    "ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used " +
-    "or expired ticket, or one whose credential no longer stands (revoked, rolled away, " +
-    "session ended); 403 for a disabled account or without the `chat` scope; 503 while the " +
-    "server shuts down.",
-    'Client messages (JSON text): `{type:"message", message, conversation_id?, chatbot_id?}`' +
-    ' and `{type:"ping"}`. Server messages (JSON, each with `type`): `conversation_id` ' +
-    "{conversation_id}, `consent_required` {consent_request_id, chatbot_id, fields, purpose}, " +
-    "`chunk` {model, delta}, `done` (the sendChatMessage body), `error` {error, message}, " +
-    "`pong`. `tool_calls` and `results` are reserved for tool use; no tools are configured, so " +
-    "they are not sent.",
-    "Each chat message passes the same gates as HTTP, against the credential's current state: " +
-    "it must still be valid (else `error` unauthorized and close 1008), the per-caller rate " +
-    "limit, the `chat` scope, role and chatbot binding as they are now, " +
-    "MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per " +
-    "socket. Pings are not rate-limited. The socket also re-checks its credential every few " +
-    "seconds and closes with 1008 within 5 s once it is revoked, rolled away, ended, or its " +
-    "role, scopes or binding change. A frame longer than MAX_PROMPT_CHARS + 4096 characters " +
-    "closes the socket with 1009. On shutdown sockets close with 1001.",
-  ].join("\n\n"),
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chat"] })] as const,
-  responses: {
-    201: jsonResponse(WsTicketSchema, "The ticket.", {
-      limited: true,
-      example: { ticket: "wst_zxBjtUnLb-bLB0lcwvQxkYI96wqyYN0TKqjSJn5XVE8", expires_in: 30 },
-    }),
-    ...errorResponses([401, 403, 413, 415, 429, 500], { limited: true }),
-  },
-});
-
-export function registerChatSocketRoutes(app: App): void {
-  app.openapi(createWsTicketRoute, async (c) => {
+export const chatSocketRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/chat/ws-ticket",
+    operationId: "createWsTicket",
+    tags: ["chat"],
+    summary: "Get a ticket to open the chat WebSocket",
+    description: [
+      `Browsers cannot set headers on a WebSocket, so the socket is opened with a single-use ` +
+      `ticket valid for ${TICKET_TTL_SECONDS} seconds: \`GET /v1/chat/ws?ticket=<ticket>\` ` +
+      "with `Upgrade: websocket`. The socket acts as the caller who created the ticket.",
+      "Refusals before the upgrade: 403 when the `Origin` header is present and not listed in " +
+      "CORS_ORIGINS (clients that are not browsers, which send no Origin, are allowed: the " +
+      "ticket is their credential); 400 without `Upgrade: websocket`; 401 for an unknown, used " +
+      "or expired ticket, or one whose credential no longer stands (revoked, rolled away, " +
+      "session ended); 403 for a disabled account or without the `chat` scope; 503 while the " +
+      "server shuts down.",
+      'Client messages (JSON text): `{type:"message", message, conversation_id?, chatbot_id?}`' +
+      ' and `{type:"ping"}`. Server messages (JSON, each with `type`): `conversation_id` ' +
+      "{conversation_id}, `consent_required` {consent_request_id, chatbot_id, fields, purpose}, " +
+      "`chunk` {model, delta}, `done` (the sendChatMessage body), `error` {error, message}, " +
+      "`pong`. `tool_calls` and `results` are reserved for tool use; no tools are configured, so " +
+      "they are not sent.",
+      "Each chat message passes the same gates as HTTP, against the credential's current state: " +
+      "it must still be valid (else `error` unauthorized and close 1008), the per-caller rate " +
+      "limit, the `chat` scope, role and chatbot binding as they are now, " +
+      "MAX_PROMPT_CHARS and the concurrent-stream cap; one message is answered at a time per " +
+      "socket. Pings are not rate-limited. The socket also re-checks its credential every few " +
+      "seconds and closes with 1008 within 5 s once it is revoked, rolled away, ended, or its " +
+      "role, scopes or binding change. A frame longer than MAX_PROMPT_CHARS + 4096 characters " +
+      "closes the socket with 1009. On shutdown sockets close with 1001.",
+    ].join("\n\n"),
+    access: authenticated({ scopes: ["chat"] }),
+    responses: {
+      201: jsonResponse(WsTicketSchema, "The ticket.", {
+        example: { ticket: "wst_zxBjtUnLb-bLB0lcwvQxkYI96wqyYN0TKqjSJn5XVE8", expires_in: 30 },
+      }),
+    },
+    errors: [413, 415],
+  }, async (c) => {
     const services = c.get("services");
     const ticket = generateOpaqueToken(WS_TICKET_PREFIX);
     // The socket re-checks this credential's current state, not a snapshot of it.
@@ -84,9 +79,14 @@ export function registerChatSocketRoutes(app: App): void {
       expiresAt: new Date(Date.now() + TICKET_TTL_SECONDS * 1000),
     });
     return c.json({ ticket, expires_in: TICKET_TTL_SECONDS }, 201);
-  });
+  }),
+];
 
-  // Not an OpenAPI operation (OpenAPI cannot describe a socket): see createWsTicket.
+/**
+ * The chat socket itself: not an OpenAPI operation (OpenAPI cannot describe a socket), see
+ * createWsTicket.
+ */
+export function registerChatSocket(app: App): void {
   app.get("/v1/chat/ws", async (c) => {
     const services = c.get("services");
     const origin = c.req.header("origin");

@@ -1,7 +1,5 @@
 import type { ModelRegistry } from "../llm/models.ts";
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import {
   type ChatbotFields,
   type ChatbotRow,
@@ -13,24 +11,10 @@ import {
 } from "../db/chatbots.ts";
 import { ApiError } from "../errors.ts";
 import { chatbotScopeOf } from "../auth/access.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
-import {
-  EXAMPLE_IDS,
-  examplePage,
-  ModelId,
-  pageOf,
-  PageQuery,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_MODELS = 5;
 const MAX_CONTEXT_FIELDS = 50;
@@ -104,122 +88,6 @@ const UpdateChatbotBody = z.object({ ...chatbotFields, name: chatbotFields.name.
 
 const ChatbotParams = z.object({ chatbot_id: uuid("chatbot_id") });
 
-const createChatbotRoute = createRoute({
-  method: "post",
-  path: "/v1/chatbots",
-  operationId: "createChatbot",
-  tags: ["chatbots"],
-  summary: "Create a chatbot",
-  description: "Owned by the caller. Unknown fields are ignored; a chatbot-bound key gets 403.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: {
-    body: jsonBody(CreateChatbotBody, {
-      name: "Support assistant",
-      description: "Answers questions about our product.",
-      system_prompt: "You are a concise, friendly support assistant.",
-      temperature: 0.7,
-      context_fields: ["display_name", "company"],
-      require_consent: false,
-    }),
-  },
-  responses: {
-    201: jsonResponse(ChatbotSchema, "Created.", { ...limited, example: EXAMPLE_CHATBOT }),
-    ...errorResponses([400, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const listChatbotsRoute = createRoute({
-  method: "get",
-  path: "/v1/chatbots",
-  operationId: "listChatbots",
-  tags: ["chatbots"],
-  summary: "List your chatbots (admins: all)",
-  description: "A chatbot-bound key sees only its chatbot.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
-  request: { query: PageQuery },
-  responses: {
-    200: jsonResponse(pageOf(ChatbotSchema, "ChatbotPage"), "Chatbots, newest first.", {
-      ...limited,
-      example: examplePage(ChatbotSchema, [EXAMPLE_UPDATED_CHATBOT, {
-        id: "1e3c5a7f-9b2d-4c6e-8f0a-2b4d6f8a0c35",
-        user_id: EXAMPLE_IDS.user,
-        name: "Release notes writer",
-        description: null,
-        system_prompt: "Turn the user's change list into short release notes.",
-        models: ["echo-smart", "echo-fast"],
-        temperature: null,
-        context_fields: [],
-        require_consent: false,
-        created_at: "2026-11-21T16:40:00.000Z",
-        updated_at: "2026-11-21T16:40:00.000Z",
-      }]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const getChatbotRoute = createRoute({
-  method: "get",
-  path: "/v1/chatbots/{chatbot_id}",
-  operationId: "getChatbot",
-  tags: ["chatbots"],
-  summary: "Get a chatbot",
-  description: "Owner or admin; anyone else's chatbot is 404.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chatbots:read"] })] as const,
-  request: { params: ChatbotParams },
-  responses: {
-    200: jsonResponse(ChatbotSchema, "The chatbot.", {
-      ...limited,
-      example: EXAMPLE_UPDATED_CHATBOT,
-    }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const updateChatbotRoute = createRoute({
-  method: "patch",
-  path: "/v1/chatbots/{chatbot_id}",
-  operationId: "updateChatbot",
-  tags: ["chatbots"],
-  summary: "Update a chatbot",
-  description: "Owner or admin. Only the given fields change; null clears optional ones.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: {
-    params: ChatbotParams,
-    body: jsonBody(UpdateChatbotBody, {
-      description: "Answers questions about our product, briefly.",
-      temperature: 0.3,
-    }),
-  },
-  responses: {
-    200: jsonResponse(ChatbotSchema, "The updated chatbot.", {
-      ...limited,
-      example: EXAMPLE_UPDATED_CHATBOT,
-    }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const deleteChatbotRoute = createRoute({
-  method: "delete",
-  path: "/v1/chatbots/{chatbot_id}",
-  operationId: "deleteChatbot",
-  tags: ["chatbots"],
-  summary: "Delete a chatbot (its bound API keys and consents go with it)",
-  description: "Owner or admin. Conversations with it are kept, unlinked.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["chatbots:write"] })] as const,
-  request: { params: ChatbotParams },
-  responses: {
-    204: noContentResponse("Deleted.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
 /** Chatbot models must be ids from the model registry (`listModels`). */
 function assertKnownModels(registry: ModelRegistry, models: string[] | undefined): void {
   if (!models) return;
@@ -242,8 +110,28 @@ function toChatbot(row: ChatbotRow) {
   };
 }
 
-export function registerChatbotRoutes(app: App): void {
-  app.openapi(createChatbotRoute, async (c) => {
+export const chatbotRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/chatbots",
+    operationId: "createChatbot",
+    tags: ["chatbots"],
+    summary: "Create a chatbot",
+    description: "Owned by the caller. Unknown fields are ignored; a chatbot-bound key gets 403.",
+    access: authenticated({ scopes: ["chatbots:write"] }),
+    request: {
+      body: jsonBody(CreateChatbotBody, {
+        name: "Support assistant",
+        description: "Answers questions about our product.",
+        system_prompt: "You are a concise, friendly support assistant.",
+        temperature: 0.7,
+        context_fields: ["display_name", "company"],
+        require_consent: false,
+      }),
+    },
+    responses: { 201: jsonResponse(ChatbotSchema, "Created.", { example: EXAMPLE_CHATBOT }) },
+    errors: [400, 413, 415, 422],
+  }, async (c) => {
     const services = c.get("services");
     const principal = c.get("principal");
     if (principal.chatbotId) {
@@ -262,27 +150,88 @@ export function registerChatbotRoutes(app: App): void {
     };
     const row = await insertChatbot(services.sql, principal.userId, fields);
     return c.json(toChatbot(row), 201);
-  });
+  }),
 
-  app.openapi(listChatbotsRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/chatbots",
+    operationId: "listChatbots",
+    tags: ["chatbots"],
+    summary: "List your chatbots (admins: all)",
+    description: "A chatbot-bound key sees only its chatbot.",
+    access: authenticated({ scopes: ["chatbots:read"] }),
+    request: { query: PageQuery },
+    responses: {
+      200: pageResponse(ChatbotSchema, "ChatbotPage", "Chatbots, newest first.", [
+        EXAMPLE_UPDATED_CHATBOT,
+        {
+          id: "1e3c5a7f-9b2d-4c6e-8f0a-2b4d6f8a0c35",
+          user_id: EXAMPLE_IDS.user,
+          name: "Release notes writer",
+          description: null,
+          system_prompt: "Turn the user's change list into short release notes.",
+          models: ["echo-smart", "echo-fast"],
+          temperature: null,
+          context_fields: [],
+          require_consent: false,
+          created_at: "2026-11-21T16:40:00.000Z",
+          updated_at: "2026-11-21T16:40:00.000Z",
+        },
+      ]),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const page = c.req.valid("query");
-    const { items, total } = await listChatbots(sql, chatbotScopeOf(c.get("principal")), page);
     return c.json(
-      { items: items.map(toChatbot), limit: page.limit, offset: page.offset, total },
+      pageBody(page, await listChatbots(sql, chatbotScopeOf(c.get("principal")), page), toChatbot),
       200,
     );
-  });
+  }),
 
-  app.openapi(getChatbotRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/chatbots/{chatbot_id}",
+    operationId: "getChatbot",
+    tags: ["chatbots"],
+    summary: "Get a chatbot",
+    description: "Owner or admin; anyone else's chatbot is 404.",
+    access: authenticated({ scopes: ["chatbots:read"] }),
+    request: { params: ChatbotParams },
+    responses: {
+      200: jsonResponse(ChatbotSchema, "The chatbot.", { example: EXAMPLE_UPDATED_CHATBOT }),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const id = c.req.valid("param").chatbot_id;
     const row = await findChatbot(sql, id, chatbotScopeOf(c.get("principal")));
     if (!row) throw ApiError.notFound("chatbot");
     return c.json(toChatbot(row), 200);
-  });
+  }),
 
-  app.openapi(updateChatbotRoute, async (c) => {
+  operation({
+    method: "patch",
+    path: "/v1/chatbots/{chatbot_id}",
+    operationId: "updateChatbot",
+    tags: ["chatbots"],
+    summary: "Update a chatbot",
+    description: "Owner or admin. Only the given fields change; null clears optional ones.",
+    access: authenticated({ scopes: ["chatbots:write"] }),
+    request: {
+      params: ChatbotParams,
+      body: jsonBody(UpdateChatbotBody, {
+        description: "Answers questions about our product, briefly.",
+        temperature: 0.3,
+      }),
+    },
+    responses: {
+      200: jsonResponse(ChatbotSchema, "The updated chatbot.", {
+        example: EXAMPLE_UPDATED_CHATBOT,
+      }),
+    },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const services = c.get("services");
     const id = c.req.valid("param").chatbot_id;
     const body = c.req.valid("json");
@@ -294,9 +243,20 @@ export function registerChatbotRoutes(app: App): void {
     });
     if (!row) throw ApiError.notFound("chatbot");
     return c.json(toChatbot(row), 200);
-  });
+  }),
 
-  app.openapi(deleteChatbotRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/chatbots/{chatbot_id}",
+    operationId: "deleteChatbot",
+    tags: ["chatbots"],
+    summary: "Delete a chatbot (its bound API keys and consents go with it)",
+    description: "Owner or admin. Conversations with it are kept, unlinked.",
+    access: authenticated({ scopes: ["chatbots:write"] }),
+    request: { params: ChatbotParams },
+    responses: { 204: noContentResponse("Deleted.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql, authenticator } = c.get("services");
     const id = c.req.valid("param").chatbot_id;
     if (!(await deleteChatbot(sql, id, chatbotScopeOf(c.get("principal"))))) {
@@ -305,5 +265,5 @@ export function registerChatbotRoutes(app: App): void {
     // Keys bound to the chatbot were deleted with it: stop trusting cached copies here.
     authenticator.forgetAll();
     return c.body(null, 204);
-  });
-}
+  }),
+];

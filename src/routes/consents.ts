@@ -1,21 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireAuth } from "../http/require_auth.ts";
-import type { App } from "../http/env.ts";
 import type { AppEnv } from "../http/env.ts";
 import { answerConsent, type ConsentOwner, withdrawConsent } from "../context/consent_flow.ts";
 import { type ConsentRow, listActiveConsents } from "../db/consents.ts";
 import { requestMeta } from "../http/request_meta.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential, bearerOnly } from "./security.ts";
-import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp, uuid } from "./shared_schemas.ts";
 
 const RespondBody = z.object({
   consent_request_id: z.uuid().max(36).openapi({
@@ -44,78 +36,6 @@ const ConsentSchema = z.object({
   granted_at: Timestamp,
 }).openapi("Consent");
 
-const respondToConsent = createRoute({
-  method: "post",
-  path: "/v1/chat/consent",
-  operationId: "respondToConsent",
-  tags: ["chat"],
-  summary: "Approve or deny a chatbot's request to use profile fields",
-  description: "Approval stores a grant: later contexts of that chatbot include the fields. " +
-    "A request already answered is 409. A consent decision needs the user's access token " +
-    "(JWT): never an API key (403).",
-  security: bearerOnly,
-  middleware: [requireAuth({ scopes: ["chat"], jwtOnly: true })] as const,
-  request: {
-    body: jsonBody(RespondBody, {
-      consent_request_id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
-      approved: true,
-    }),
-  },
-  responses: {
-    200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", {
-      ...limited,
-      example: {
-        consent_request_id: EXAMPLE_IDS.consentRequest,
-        status: "approved",
-        consent_token: "ct_rxm7EEfVMzE2mtCDsLp6zNgUfK0OjI5IyZTVnjHRIcY",
-        message: "Consent granted; revoke it any time with DELETE /v1/consents/{consent_id}.",
-      },
-    }),
-    ...errorResponses([400, 404, 409, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const listConsentsRoute = createRoute({
-  method: "get",
-  path: "/v1/consents",
-  operationId: "listConsents",
-  tags: ["chat"],
-  summary: "Your granted (unrevoked) consents",
-  description: "A chatbot-bound key sees only its chatbot's consents.",
-  security: anyCredential,
-  middleware: [requireAuth()] as const,
-  request: { query: PageQuery },
-  responses: {
-    200: jsonResponse(pageOf(ConsentSchema, "ConsentPage"), "Consents, newest first.", {
-      ...limited,
-      example: examplePage(ConsentSchema, [{
-        id: EXAMPLE_IDS.consent,
-        chatbot_id: EXAMPLE_IDS.chatbot,
-        consent_request_id: EXAMPLE_IDS.consentRequest,
-        fields: ["display_name", "company"],
-        granted_at: "2026-11-23T12:11:30.000Z",
-      }]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const revokeConsentRoute = createRoute({
-  method: "delete",
-  path: "/v1/consents/{consent_id}",
-  operationId: "revokeConsent",
-  tags: ["chat"],
-  summary: "Revoke a consent",
-  description: "Later contexts of that chatbot leave the fields out again.",
-  security: anyCredential,
-  middleware: [requireAuth()] as const,
-  request: { params: z.object({ consent_id: uuid("consent_id") }) },
-  responses: {
-    204: noContentResponse("Revoked.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
 /** The caller's own consents; a chatbot-bound key reaches only its chatbot's. */
 function consentOwner(c: Context<AppEnv>): ConsentOwner {
   const principal = c.get("principal");
@@ -132,8 +52,35 @@ function toConsent(row: ConsentRow) {
   };
 }
 
-export function registerConsentRoutes(app: App): void {
-  app.openapi(respondToConsent, async (c) => {
+export const consentRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/chat/consent",
+    operationId: "respondToConsent",
+    tags: ["chat"],
+    summary: "Approve or deny a chatbot's request to use profile fields",
+    description: "Approval stores a grant: later contexts of that chatbot include the fields. " +
+      "A request already answered is 409. A consent decision needs the user's access token " +
+      "(JWT): never an API key (403).",
+    access: authenticated({ scopes: ["chat"], jwtOnly: true }),
+    request: {
+      body: jsonBody(RespondBody, {
+        consent_request_id: "3f1c2a9e-8d7b-4c1e-9f3a-2b6d8e4c1a7f",
+        approved: true,
+      }),
+    },
+    responses: {
+      200: jsonResponse(ConsentAnswerSchema, "The answer was recorded.", {
+        example: {
+          consent_request_id: EXAMPLE_IDS.consentRequest,
+          status: "approved",
+          consent_token: "ct_rxm7EEfVMzE2mtCDsLp6zNgUfK0OjI5IyZTVnjHRIcY",
+          message: "Consent granted; revoke it any time with DELETE /v1/consents/{consent_id}.",
+        },
+      }),
+    },
+    errors: [400, 404, 409, 413, 415, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const body = c.req.valid("json");
     const meta = requestMeta(c);
@@ -144,19 +91,48 @@ export function registerConsentRoutes(app: App): void {
       audit: { ip: meta.ip, requestId: meta.requestId },
     });
     return c.json(answer, 200);
-  });
+  }),
 
-  app.openapi(listConsentsRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/consents",
+    operationId: "listConsents",
+    tags: ["chat"],
+    summary: "Your granted (unrevoked) consents",
+    description: "A chatbot-bound key sees only its chatbot's consents.",
+    access: authenticated(),
+    request: { query: PageQuery },
+    responses: {
+      200: pageResponse(ConsentSchema, "ConsentPage", "Consents, newest first.", [{
+        id: EXAMPLE_IDS.consent,
+        chatbot_id: EXAMPLE_IDS.chatbot,
+        consent_request_id: EXAMPLE_IDS.consentRequest,
+        fields: ["display_name", "company"],
+        granted_at: "2026-11-23T12:11:30.000Z",
+      }]),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const page = c.req.valid("query");
-    const { items, total } = await listActiveConsents(sql, { ...consentOwner(c), ...page });
     return c.json(
-      { items: items.map(toConsent), limit: page.limit, offset: page.offset, total },
+      pageBody(page, await listActiveConsents(sql, { ...consentOwner(c), ...page }), toConsent),
       200,
     );
-  });
+  }),
 
-  app.openapi(revokeConsentRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/consents/{consent_id}",
+    operationId: "revokeConsent",
+    tags: ["chat"],
+    summary: "Revoke a consent",
+    description: "Later contexts of that chatbot leave the fields out again.",
+    access: authenticated(),
+    request: { params: z.object({ consent_id: uuid("consent_id") }) },
+    responses: { 204: noContentResponse("Revoked.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const meta = requestMeta(c);
     await withdrawConsent(sql, {
@@ -165,5 +141,5 @@ export function registerConsentRoutes(app: App): void {
       audit: { ip: meta.ip, requestId: meta.requestId },
     });
     return c.body(null, 204);
-  });
-}
+  }),
+];

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_CONTEXT_MESSAGES } from "../context/user_context.ts";
-import { Timestamp } from "./shared_schemas.ts";
+import { EXAMPLE_IDS, Timestamp } from "./shared_schemas.ts";
 
 /**
  * Response schemas of the user context, shared by getUserContext and the
@@ -67,3 +67,19 @@ export const UserContextSchema = z.object({
   timestamp: Timestamp,
   requires_consent: ConsentRequirementSchema.optional(),
 }).openapi("UserContext");
+
+/** Ada's context as the support chatbot of the examples sees it, before any conversation. */
+export const EXAMPLE_USER_CONTEXT = {
+  user_id: EXAMPLE_IDS.user,
+  user_profile: { display_name: "Ada", company: "Analytical Engines" },
+  preferences: {},
+  session_data: {
+    device: "desktop",
+    user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    last_seen_at: "2026-11-23T12:11:58.000Z",
+    session_started_at: "2026-11-23T12:00:00.000Z",
+  },
+  conversation_context: [],
+  consents: [],
+  timestamp: "2026-11-23T12:12:00.000Z",
+} satisfies z.output<typeof UserContextSchema>;

@@ -1,6 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import { conversationScopeOf } from "../auth/access.ts";
 import { AnswerText, CostUsd, TokenUsageSchema } from "./chat_schemas.ts";
 import {
@@ -11,23 +9,10 @@ import {
 } from "../db/conversations.ts";
 import { conversationMessages, type MessageRow } from "../db/messages.ts";
 import { ApiError } from "../errors.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
-import {
-  EXAMPLE_IDS,
-  examplePage,
-  ModelId,
-  pageOf,
-  PageQuery,
-  Timestamp,
-  uuid,
-} from "./shared_schemas.ts";
+import { jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** getConversation returns at most this many messages: the latest ones. */
 const MAX_RETURNED_MESSAGES = 500;
@@ -79,125 +64,18 @@ const ConversationDetail = z.object({
   }),
 }).openapi("Conversation");
 
+/** The quality-mode conversation of the examples: a prompt and two models' answers. */
+const EXAMPLE_QUALITY_CONVERSATION = {
+  id: EXAMPLE_IDS.qualityConversation,
+  title: "What is a capability-based security model?",
+  chatbot_id: null,
+  created_at: "2026-11-23T12:00:30.000Z",
+  updated_at: "2026-11-23T12:00:30.000Z",
+  message_count: 3,
+};
+
 const ConversationParams = z.object({ conversation_id: uuid("conversation_id") });
-const chatAuth = requireAuth({ scopes: ["chat"] });
-
-const listConversationsRoute = createRoute({
-  method: "get",
-  path: "/v1/chat/conversations",
-  operationId: "listConversations",
-  tags: ["chat"],
-  summary: "List your conversations, most recently active first",
-  description: "A chatbot-bound key sees only its chatbot's conversations.",
-  security: anyCredential,
-  middleware: [chatAuth] as const,
-  request: { query: PageQuery },
-  responses: {
-    200: jsonResponse(pageOf(ConversationSummary, "ConversationPage"), "Conversations.", {
-      ...limited,
-      example: examplePage(ConversationSummary, [{
-        id: EXAMPLE_IDS.chatbotConversation,
-        title: "How do I reset my password?",
-        chatbot_id: EXAMPLE_IDS.chatbot,
-        created_at: "2026-11-23T12:12:00.000Z",
-        updated_at: "2026-11-23T12:12:01.000Z",
-        message_count: 2,
-        last_message_preview: "Open Settings, then Security, and choose Reset password.",
-      }, {
-        id: EXAMPLE_IDS.qualityConversation,
-        title: "What is a capability-based security model?",
-        chatbot_id: null,
-        created_at: "2026-11-23T12:00:30.000Z",
-        updated_at: "2026-11-23T12:00:30.000Z",
-        message_count: 3,
-        last_message_preview: "A capability-based security model grants access through unforgeab",
-      }]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const getConversationRoute = createRoute({
-  method: "get",
-  path: "/v1/chat/conversations/{conversation_id}",
-  operationId: "getConversation",
-  tags: ["chat"],
-  summary: "Get a conversation with its messages",
-  description: "Messages oldest first, each with its status; quality-mode turns list every " +
-    "model's answer, the selected one first.",
-  security: anyCredential,
-  middleware: [chatAuth] as const,
-  request: { params: ConversationParams },
-  responses: {
-    200: jsonResponse(ConversationDetail, "The conversation.", {
-      ...limited,
-      // A quality-mode turn: the prompt, then every model's answer, the selected one first.
-      example: {
-        id: EXAMPLE_IDS.qualityConversation,
-        title: "What is a capability-based security model?",
-        chatbot_id: null,
-        created_at: "2026-11-23T12:00:30.000Z",
-        updated_at: "2026-11-23T12:00:30.000Z",
-        message_count: 3,
-        messages: [{
-          id: "23d4b658-971a-4410-be81-873035ac553d",
-          role: "user",
-          content: "What is a capability-based security model?",
-          model: null,
-          status: "complete",
-          finish_reason: null,
-          usage: null,
-          cost_usd: null,
-          error: null,
-          selected: null,
-          created_at: "2026-11-23T12:00:30.000Z",
-        }, {
-          id: "bbb1c374-7eb1-4724-a0db-219cba78eeae",
-          role: "assistant",
-          content: "A capability-based security model grants access through unforgeable " +
-            "tokens (capabilities) held by the caller, not through identity checks.",
-          model: "gpt-4o",
-          status: "complete",
-          finish_reason: "stop",
-          usage: { input_tokens: 14, output_tokens: 27 },
-          cost_usd: 0.000305,
-          error: null,
-          selected: true,
-          created_at: "2026-11-23T12:00:30.000Z",
-        }, {
-          id: "7b16df8f-6b91-469b-b17e-9a8bc7798464",
-          role: "assistant",
-          content: "",
-          model: "gpt-4o-mini",
-          status: "error",
-          finish_reason: null,
-          usage: { input_tokens: 14, output_tokens: 0 },
-          cost_usd: 0.0000021,
-          error: { code: "timeout", message: "openai: request timed out" },
-          selected: false,
-          created_at: "2026-11-23T12:00:30.000Z",
-        }],
-      },
-    }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const deleteConversationRoute = createRoute({
-  method: "delete",
-  path: "/v1/chat/conversations/{conversation_id}",
-  operationId: "deleteConversation",
-  tags: ["chat"],
-  summary: "Delete a conversation and its messages",
-  description: "Usage records of its model calls stay (unlinked) for accounting.",
-  security: anyCredential,
-  middleware: [chatAuth] as const,
-  request: { params: ConversationParams },
-  responses: {
-    204: noContentResponse("Deleted.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
+const chatAuth = authenticated({ scopes: ["chat"] });
 
 function conversationFields(row: ConversationRow, messageCount: number) {
   return {
@@ -227,26 +105,105 @@ function toMessage(row: MessageRow) {
   };
 }
 
-export function registerConversationRoutes(app: App): void {
-  app.openapi(listConversationsRoute, async (c) => {
+export const conversationRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/chat/conversations",
+    operationId: "listConversations",
+    tags: ["chat"],
+    summary: "List your conversations, most recently active first",
+    description: "A chatbot-bound key sees only its chatbot's conversations.",
+    access: chatAuth,
+    request: { query: PageQuery },
+    responses: {
+      200: pageResponse(ConversationSummary, "ConversationPage", "Conversations.", [{
+        id: EXAMPLE_IDS.chatbotConversation,
+        title: "How do I reset my password?",
+        chatbot_id: EXAMPLE_IDS.chatbot,
+        created_at: "2026-11-23T12:12:00.000Z",
+        updated_at: "2026-11-23T12:12:01.000Z",
+        message_count: 2,
+        last_message_preview: "Open Settings, then Security, and choose Reset password.",
+      }, {
+        ...EXAMPLE_QUALITY_CONVERSATION,
+        last_message_preview: "A capability-based security model grants access through unforgeab",
+      }]),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const query = c.req.valid("query");
-    const { items, total } = await listConversations(
+    const conversations = await listConversations(
       c.get("services").sql,
       conversationScopeOf(c.get("principal")),
       query,
     );
-    return c.json({
-      items: items.map((row) => ({
+    return c.json(
+      pageBody(query, conversations, (row) => ({
         ...conversationFields(row, row.message_count),
         last_message_preview: row.last_message_preview,
       })),
-      limit: query.limit,
-      offset: query.offset,
-      total,
-    }, 200);
-  });
+      200,
+    );
+  }),
 
-  app.openapi(getConversationRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/chat/conversations/{conversation_id}",
+    operationId: "getConversation",
+    tags: ["chat"],
+    summary: "Get a conversation with its messages",
+    description: "Messages oldest first, each with its status; quality-mode turns list every " +
+      "model's answer, the selected one first.",
+    access: chatAuth,
+    request: { params: ConversationParams },
+    responses: {
+      200: jsonResponse(ConversationDetail, "The conversation.", {
+        // A quality-mode turn: the prompt, then every model's answer, the selected one first.
+        example: {
+          ...EXAMPLE_QUALITY_CONVERSATION,
+          messages: [{
+            id: "23d4b658-971a-4410-be81-873035ac553d",
+            role: "user",
+            content: "What is a capability-based security model?",
+            model: null,
+            status: "complete",
+            finish_reason: null,
+            usage: null,
+            cost_usd: null,
+            error: null,
+            selected: null,
+            created_at: "2026-11-23T12:00:30.000Z",
+          }, {
+            id: "bbb1c374-7eb1-4724-a0db-219cba78eeae",
+            role: "assistant",
+            content: "A capability-based security model grants access through unforgeable " +
+              "tokens (capabilities) held by the caller, not through identity checks.",
+            model: "gpt-4o",
+            status: "complete",
+            finish_reason: "stop",
+            usage: { input_tokens: 14, output_tokens: 27 },
+            cost_usd: 0.000305,
+            error: null,
+            selected: true,
+            created_at: "2026-11-23T12:00:30.000Z",
+          }, {
+            id: "7b16df8f-6b91-469b-b17e-9a8bc7798464",
+            role: "assistant",
+            content: "",
+            model: "gpt-4o-mini",
+            status: "error",
+            finish_reason: null,
+            usage: { input_tokens: 14, output_tokens: 0 },
+            cost_usd: 0.0000021,
+            error: { code: "timeout", message: "openai: request timed out" },
+            selected: false,
+            created_at: "2026-11-23T12:00:30.000Z",
+          }],
+        },
+      }),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const id = c.req.valid("param").conversation_id;
     const row = await findConversation(sql, id, conversationScopeOf(c.get("principal")));
@@ -256,9 +213,20 @@ export function registerConversationRoutes(app: App): void {
       ...conversationFields(row, messages.total),
       messages: messages.items.map(toMessage),
     }, 200);
-  });
+  }),
 
-  app.openapi(deleteConversationRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/chat/conversations/{conversation_id}",
+    operationId: "deleteConversation",
+    tags: ["chat"],
+    summary: "Delete a conversation and its messages",
+    description: "Usage records of its model calls stay (unlinked) for accounting.",
+    access: chatAuth,
+    request: { params: ConversationParams },
+    responses: { 204: noContentResponse("Deleted.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const id = c.req.valid("param").conversation_id;
     const deleted = await deleteConversation(
       c.get("services").sql,
@@ -267,5 +235,5 @@ export function registerConversationRoutes(app: App): void {
     );
     if (!deleted) throw ApiError.notFound("conversation");
     return c.body(null, 204);
-  });
-}
+  }),
+];

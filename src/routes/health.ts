@@ -1,9 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
+import { z } from "@hono/zod-openapi";
 import { pingDatabase } from "../db/ping.ts";
 import { databaseHealth, llmHealth, rateLimiterHealth } from "../health_probes.ts";
 import { VERSION } from "../version.ts";
-import { errorResponses, jsonResponse } from "./openapi_responses.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { operation, publicAccess } from "./route_presets.ts";
 
 const ComponentSchema = z.object({
   status: z.enum(["up", "down", "degraded"]).openapi({ example: "up" }),
@@ -29,67 +29,33 @@ const NotReadySchema = z.object({
   reason: z.enum(["draining", "database_unreachable"]),
 }).openapi("NotReady");
 
-const getLiveness = createRoute({
-  method: "get",
-  path: "/health/live",
-  operationId: "getLiveness",
-  tags: ["health"],
-  summary: "Liveness: the process is serving requests",
-  description: "Touches no dependency; for process supervisors.",
-  security: [],
-  responses: {
-    200: jsonResponse(LivenessSchema, "Alive.", { example: { status: "alive" } }),
-    ...errorResponses([500]),
-  },
-});
+export const healthRoutes = [
+  operation({
+    method: "get",
+    path: "/health/live",
+    operationId: "getLiveness",
+    tags: ["health"],
+    summary: "Liveness: the process is serving requests",
+    description: "Touches no dependency; for process supervisors.",
+    access: publicAccess,
+    responses: { 200: jsonResponse(LivenessSchema, "Alive.", { example: { status: "alive" } }) },
+  }, (c) => c.json({ status: "alive" as const }, 200)),
 
-const getReadiness = createRoute({
-  method: "get",
-  path: "/health/ready",
-  operationId: "getReadiness",
-  tags: ["health"],
-  summary: "Readiness: the database answers and the service is not draining",
-  description: "For a load balancer's or orchestrator's readiness probe: 200 while this " +
-    "instance should get traffic; 503 with a reason when the database does not answer within " +
-    "READINESS_TIMEOUT_MS or the instance is shutting down.",
-  security: [],
-  responses: {
-    200: jsonResponse(ReadySchema, "Ready to take traffic.", { example: { status: "ready" } }),
-    503: jsonResponse(NotReadySchema, "Not ready (database unreachable or draining)."),
-    ...errorResponses([500]),
-  },
-});
-
-const getHealth = createRoute({
-  method: "get",
-  path: "/health",
-  operationId: "getHealth",
-  tags: ["health"],
-  summary: "Component health with latencies",
-  description: "503 only when the database is down; other failing components make it degraded.",
-  security: [],
-  responses: {
-    200: jsonResponse(HealthSchema, "Healthy or degraded.", {
-      example: {
-        status: "degraded",
-        version: VERSION,
-        uptime_s: 86_400,
-        components: {
-          database: { status: "up", latency_ms: 0.8 },
-          rate_limiter: { status: "down", latency_ms: 250, detail: "redis" },
-          llm_providers: { status: "up", latency_ms: 0, detail: "2/2 models available" },
-        },
-      },
-    }),
-    503: jsonResponse(HealthSchema, "Unhealthy: the database is down."),
-    ...errorResponses([500]),
-  },
-});
-
-export function registerHealthRoutes(app: App): void {
-  app.openapi(getLiveness, (c) => c.json({ status: "alive" as const }, 200));
-
-  app.openapi(getReadiness, async (c) => {
+  operation({
+    method: "get",
+    path: "/health/ready",
+    operationId: "getReadiness",
+    tags: ["health"],
+    summary: "Readiness: the database answers and the service is not draining",
+    description: "For a load balancer's or orchestrator's readiness probe: 200 while this " +
+      "instance should get traffic; 503 with a reason when the database does not answer within " +
+      "READINESS_TIMEOUT_MS or the instance is shutting down.",
+    access: publicAccess,
+    responses: {
+      200: jsonResponse(ReadySchema, "Ready to take traffic.", { example: { status: "ready" } }),
+      503: jsonResponse(NotReadySchema, "Not ready (database unreachable or draining)."),
+    },
+  }, async (c) => {
     const { lifecycle, sql, config } = c.get("services");
     if (lifecycle.draining) {
       return c.json({ status: "not_ready" as const, reason: "draining" as const }, 503);
@@ -99,9 +65,32 @@ export function registerHealthRoutes(app: App): void {
       return c.json({ status: "not_ready" as const, reason: "database_unreachable" as const }, 503);
     }
     return c.json({ status: "ready" as const }, 200);
-  });
+  }),
 
-  app.openapi(getHealth, async (c) => {
+  operation({
+    method: "get",
+    path: "/health",
+    operationId: "getHealth",
+    tags: ["health"],
+    summary: "Component health with latencies",
+    description: "503 only when the database is down; other failing components make it degraded.",
+    access: publicAccess,
+    responses: {
+      200: jsonResponse(HealthSchema, "Healthy or degraded.", {
+        example: {
+          status: "degraded",
+          version: VERSION,
+          uptime_s: 86_400,
+          components: {
+            database: { status: "up", latency_ms: 0.8 },
+            rate_limiter: { status: "down", latency_ms: 250, detail: "redis" },
+            llm_providers: { status: "up", latency_ms: 0, detail: "2/2 models available" },
+          },
+        },
+      }),
+      503: jsonResponse(HealthSchema, "Unhealthy: the database is down."),
+    },
+  }, async (c) => {
     const services = c.get("services");
     const [database, rateLimiter] = await Promise.all([
       databaseHealth(services),
@@ -120,5 +109,5 @@ export function registerHealthRoutes(app: App): void {
       components: { database, rate_limiter: rateLimiter, llm_providers: llm },
     };
     return c.json(body, status === "unhealthy" ? 503 : 200);
-  });
-}
+  }),
+];

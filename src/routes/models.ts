@@ -1,9 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import { ModelId } from "./shared_schemas.ts";
-import { errorResponses, jsonResponse } from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
 
 const Price = z.number().min(0).max(1_000_000).openapi({
   description: "US dollars per million tokens.",
@@ -32,56 +30,51 @@ const ModelSchema = z.object({
   }),
 }).openapi("Model");
 
-const listModelsRoute = createRoute({
-  method: "get",
-  path: "/v1/models",
-  operationId: "listModels",
-  tags: ["query"],
-  summary: "List the configured models",
-  description: "Every model queries may use, best rank first, with prices and current health.",
-  security: anyCredential,
-  middleware: [requireAuth()] as const,
-  responses: {
-    200: jsonResponse(
-      z.object({ items: z.array(ModelSchema).max(1000) }).openapi("ModelList"),
-      "Models, best rank first.",
-      {
-        limited: true,
-        example: {
-          items: [{
-            id: "gpt-4o",
-            provider: "openai",
-            quality_rank: 1,
-            prices: { input_per_mtok: 2.5, output_per_mtok: 10 },
-            status: "available",
-            latency_ms: 1840,
-            development: false,
-          }, {
-            id: "gpt-4o-mini",
-            provider: "openai",
-            quality_rank: 2,
-            prices: { input_per_mtok: 0.15, output_per_mtok: 0.6 },
-            status: "degraded",
-            latency_ms: 720,
-            development: false,
-          }, {
-            id: "echo-fast",
-            provider: "echo",
-            quality_rank: 3,
-            prices: { input_per_mtok: 0.1, output_per_mtok: 0.4 },
-            status: "available",
-            latency_ms: 3,
-            development: true,
-          }],
+export const modelRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/models",
+    operationId: "listModels",
+    tags: ["query"],
+    summary: "List the configured models",
+    description: "Every model queries may use, best rank first, with prices and current health.",
+    access: authenticated(),
+    responses: {
+      200: jsonResponse(
+        z.object({ items: z.array(ModelSchema).max(1000) }).openapi("ModelList"),
+        "Models, best rank first.",
+        {
+          example: {
+            items: [{
+              id: "gpt-4o",
+              provider: "openai",
+              quality_rank: 1,
+              prices: { input_per_mtok: 2.5, output_per_mtok: 10 },
+              status: "available",
+              latency_ms: 1840,
+              development: false,
+            }, {
+              id: "gpt-4o-mini",
+              provider: "openai",
+              quality_rank: 2,
+              prices: { input_per_mtok: 0.15, output_per_mtok: 0.6 },
+              status: "degraded",
+              latency_ms: 720,
+              development: false,
+            }, {
+              id: "echo-fast",
+              provider: "echo",
+              quality_rank: 3,
+              prices: { input_per_mtok: 0.1, output_per_mtok: 0.4 },
+              status: "available",
+              latency_ms: 3,
+              development: true,
+            }],
+          },
         },
-      },
-    ),
-    ...errorResponses([401, 403, 429, 500], { limited: true }),
-  },
-});
-
-export function registerModelRoutes(app: App): void {
-  app.openapi(listModelsRoute, (c) => {
+      ),
+    },
+  }, (c) => {
     const items = c.get("services").models.listWithHealth().map((m) => ({
       id: m.id,
       provider: m.provider,
@@ -92,5 +85,5 @@ export function registerModelRoutes(app: App): void {
       development: m.development,
     }));
     return c.json({ items }, 200);
-  });
-}
+  }),
+];

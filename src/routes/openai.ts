@@ -5,16 +5,14 @@
  * turns as `query` (scopes, limits, usage rows, metrics); errors take OpenAI's
  * shape (openai_errors.ts, applied by the app's error handler to this prefix).
  */
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import { completionBody, openAiStreamResponse } from "../chat/openai_turn.ts";
 import { Turn, type TurnInput } from "../chat/turn.ts";
 import { ApiError } from "../errors.ts";
 import type { ChatMessage, QueryMode } from "../llm/mod.ts";
 import { OpenAiErrorSchema } from "./openai_errors.ts";
-import { headersFor } from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import { type ErrorShape, type ErrorStatus, jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;
 const MAX_TEXT = 1_000_000;
@@ -198,7 +196,7 @@ const ChatbotHeader = z.object({
   }),
 });
 
-const errorText: Record<number, string> = {
+const errorText: Partial<Record<ErrorStatus, string>> = {
   400: "Malformed JSON, or `n` other than 1.",
   401: "Missing or invalid credentials (`invalid_api_key`).",
   403: "Not allowed (the `query` scope is missing, or the account is disabled).",
@@ -211,109 +209,8 @@ const errorText: Record<number, string> = {
   503: "No model could answer, or a dependency is down.",
 };
 
-/** Error responses in OpenAI's shape, with the rate-limit headers. */
-function openAiErrors(statuses: (keyof typeof errorText)[]) {
-  return Object.fromEntries(statuses.map((status) => [status, {
-    description: errorText[status]!,
-    headers: headersFor(status, { limited: true }),
-    content: { "application/json": { schema: OpenAiErrorSchema } },
-  }]));
-}
-
-const createChatCompletionRoute = createRoute({
-  method: "post",
-  path: "/openai/v1/chat/completions",
-  operationId: "createChatCompletion",
-  tags: ["openai"],
-  summary: "Create a chat completion (OpenAI-compatible)",
-  description: "OpenAI's Chat Completions request and response, streaming (`stream: true`) and " +
-    "not; the same `query` scope, rate limits, quotas, usage rows and metrics as `query`. " +
-    "With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user " +
-    "context it may see go first, whichever model is named. The exchange is stored as a " +
-    "conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are " +
-    "accepted and ignored. Concurrent streams (MAX_STREAMS_PER_PRINCIPAL) and answers " +
-    "(MAX_CONCURRENT_QUERIES_PER_USER) per user are capped: 429 beyond.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["query"] })] as const,
-  request: {
-    headers: ChatbotHeader,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: ChatCompletionRequest,
-          // What "Try it out" prefills: answers on a fresh embedded instance.
-          example: {
-            model: "gatehouse/speed",
-            messages: [{ role: "user", content: "What is a capability-based security model?" }],
-          },
-        },
-      },
-    },
-  },
-  responses: {
-    200: {
-      description: "The completion, or its chunks as Server-Sent Events.",
-      headers: {
-        ...headersFor(200, { limited: true }),
-        [CONVERSATION_HEADER]: {
-          description: "The stored conversation (with `store: true` or a chatbot).",
-          schema: { type: "string" as const, format: "uuid", maxLength: 36 },
-        },
-      },
-      content: {
-        "application/json": { schema: ChatCompletion, example: EXAMPLE_COMPLETION },
-        "text/event-stream": { schema: ChunkStream, example: exampleChunks() },
-      },
-    },
-    ...openAiErrors([400, 401, 403, 404, 413, 415, 422, 429, 500, 503]),
-  },
-});
-
-const listOpenAiModelsRoute = createRoute({
-  method: "get",
-  path: "/openai/v1/models",
-  operationId: "listOpenAiModels",
-  tags: ["openai"],
-  summary: "List models (OpenAI-compatible)",
-  description: "The configured models and the routing aliases `gatehouse/speed` and " +
-    "`gatehouse/balanced` (and `gatehouse/chatbot` for a chatbot-bound key), in OpenAI's list " +
-    "shape.",
-  security: anyCredential,
-  middleware: [requireAuth()] as const,
-  responses: {
-    200: {
-      description: "The models.",
-      headers: headersFor(200, { limited: true }),
-      content: {
-        "application/json": {
-          schema: ModelList,
-          example: {
-            object: "list",
-            data: [
-              { id: "gpt-4o", object: "model", created: 1795435200, owned_by: "openai" },
-              { id: "gpt-4o-mini", object: "model", created: 1795435200, owned_by: "openai" },
-              { id: "echo-fast", object: "model", created: 1795435200, owned_by: "echo" },
-              {
-                id: "gatehouse/speed",
-                object: "model",
-                created: 1795435200,
-                owned_by: "gatehouse",
-              },
-              {
-                id: "gatehouse/balanced",
-                object: "model",
-                created: 1795435200,
-                owned_by: "gatehouse",
-              },
-            ],
-          } satisfies z.output<typeof ModelList>,
-        },
-      },
-    },
-    ...openAiErrors([401, 403, 429, 500]),
-  },
-});
+/** Errors here take OpenAI's shape, which its SDKs parse. */
+const openAiErrors: ErrorShape = { schema: OpenAiErrorSchema, descriptions: errorText };
 
 type CompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
@@ -387,8 +284,55 @@ function turnInput(
   };
 }
 
-export function registerOpenAiRoutes(app: App): void {
-  app.openapi(createChatCompletionRoute, async (c) => {
+export const openAiRoutes = [
+  operation({
+    method: "post",
+    path: "/openai/v1/chat/completions",
+    operationId: "createChatCompletion",
+    tags: ["openai"],
+    summary: "Create a chat completion (OpenAI-compatible)",
+    description: "OpenAI's Chat Completions request and response, streaming (`stream: true`) and " +
+      "not; the same `query` scope, rate limits, quotas, usage rows and metrics as `query`. " +
+      "With a chatbot (a bound key, or X-Gatehouse-Chatbot) its system prompt and the user " +
+      "context it may see go first, whichever model is named. The exchange is stored as a " +
+      "conversation with `store: true` or a chatbot; usage always. Other OpenAI fields are " +
+      "accepted and ignored. Concurrent streams (MAX_STREAMS_PER_PRINCIPAL) and answers " +
+      "(MAX_CONCURRENT_QUERIES_PER_USER) per user are capped: 429 beyond.",
+    access: authenticated({ scopes: ["query"] }),
+    errorShape: openAiErrors,
+    request: {
+      headers: ChatbotHeader,
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: ChatCompletionRequest,
+            // What "Try it out" prefills: answers on a fresh embedded instance.
+            example: {
+              model: "gatehouse/speed",
+              messages: [{ role: "user", content: "What is a capability-based security model?" }],
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: "The completion, or its chunks as Server-Sent Events.",
+        headers: {
+          [CONVERSATION_HEADER]: {
+            description: "The stored conversation (with `store: true` or a chatbot).",
+            schema: { type: "string" as const, format: "uuid", maxLength: 36 },
+          },
+        },
+        content: {
+          "application/json": { schema: ChatCompletion, example: EXAMPLE_COMPLETION },
+          "text/event-stream": { schema: ChunkStream, example: exampleChunks() },
+        },
+      },
+    },
+    errors: [400, 404, 413, 415, 422, 503],
+  }, async (c) => {
     const services = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
@@ -431,9 +375,44 @@ export function registerOpenAiRoutes(app: App): void {
       release();
       throw error;
     }
-  });
+  }),
 
-  app.openapi(listOpenAiModelsRoute, (c) => {
+  operation({
+    method: "get",
+    path: "/openai/v1/models",
+    operationId: "listOpenAiModels",
+    tags: ["openai"],
+    summary: "List models (OpenAI-compatible)",
+    description: "The configured models and the routing aliases `gatehouse/speed` and " +
+      "`gatehouse/balanced` (and `gatehouse/chatbot` for a chatbot-bound key), in OpenAI's list " +
+      "shape.",
+    access: authenticated(),
+    errorShape: openAiErrors,
+    responses: {
+      200: jsonResponse(ModelList, "The models.", {
+        example: {
+          object: "list",
+          data: [
+            { id: "gpt-4o", object: "model", created: 1795435200, owned_by: "openai" },
+            { id: "gpt-4o-mini", object: "model", created: 1795435200, owned_by: "openai" },
+            { id: "echo-fast", object: "model", created: 1795435200, owned_by: "echo" },
+            {
+              id: "gatehouse/speed",
+              object: "model",
+              created: 1795435200,
+              owned_by: "gatehouse",
+            },
+            {
+              id: "gatehouse/balanced",
+              object: "model",
+              created: 1795435200,
+              owned_by: "gatehouse",
+            },
+          ],
+        },
+      }),
+    },
+  }, (c) => {
     const services = c.get("services");
     const created = Math.floor(services.startedAt / 1000);
     const aliases = Object.keys(ALIASES).filter((id) =>
@@ -449,5 +428,5 @@ export function registerOpenAiRoutes(app: App): void {
       ...aliases.map((id) => ({ id, object: "model" as const, created, owned_by: "gatehouse" })),
     ];
     return c.json({ object: "list" as const, data }, 200);
-  });
-}
+  }),
+];

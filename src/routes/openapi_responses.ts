@@ -37,7 +37,7 @@ const standardHeaders = {
   },
 };
 
-const descriptions: Record<number, string> = {
+const descriptions: Partial<Record<ErrorStatus, string>> = {
   400: "Malformed JSON or unparseable parameters.",
   401: "Missing, malformed, expired, revoked or unknown credentials.",
   403: "Authenticated but not allowed (role, scope or disabled account).",
@@ -58,10 +58,6 @@ export interface ResponseOptions {
   limited?: boolean;
 }
 
-/** Presets shared by the route files: a rate-limited operation, and what any authenticated one can answer. */
-export const limited = { limited: true } satisfies ResponseOptions;
-export const authErrors = [401, 403, 429, 500] as const;
-
 const wwwAuthenticate = {
   "WWW-Authenticate": textHeader(
     'RFC 6750 challenge: `Bearer`, with `error="invalid_token"` when a credential was sent.',
@@ -69,7 +65,7 @@ const wwwAuthenticate = {
   ),
 };
 
-/** The headers an answer with `status` declares (errors of other shapes reuse them). */
+/** The headers an answer with `status` declares. */
 export function headersFor(status: number, options: ResponseOptions) {
   return {
     ...standardHeaders,
@@ -79,36 +75,38 @@ export function headersFor(status: number, options: ResponseOptions) {
   };
 }
 
-/** The documented error responses of an operation, all with the Error body. */
-export function errorResponses<S extends ErrorStatus>(
-  statuses: S[],
-  options: ResponseOptions = {},
+/** The body of an operation's error answers, and what each status means in it. */
+export interface ErrorShape {
+  schema: z.ZodType;
+  descriptions: Partial<Record<ErrorStatus, string>>;
+}
+
+/** The API's own error body (`ErrorSchema`); the OpenAI-compatible routes have theirs. */
+export const API_ERRORS: ErrorShape = { schema: ErrorSchema, descriptions };
+
+/** The documented error responses of an operation, all with the `shape`'s body. */
+export function errorResponses(
+  statuses: readonly ErrorStatus[],
+  options: ResponseOptions & { shape?: ErrorShape } = {},
 ) {
-  const out = {} as Record<S, {
-    description: string;
-    headers: ReturnType<typeof headersFor>;
-    content: { "application/json": { schema: typeof ErrorSchema } };
-  }>;
-  for (const status of statuses) {
-    out[status] = {
-      description: descriptions[status] ?? "Error",
-      headers: headersFor(status, options),
-      content: { "application/json": { schema: ErrorSchema } },
-    };
-  }
-  return out;
+  const { schema, descriptions } = options.shape ?? API_ERRORS;
+  return Object.fromEntries(statuses.map((status) => [status, {
+    description: descriptions[status] ?? "Error",
+    headers: headersFor(status, options),
+    content: { "application/json": { schema } },
+  }]));
 }
 
 /** A JSON success response with the standard headers. */
 export function jsonResponse<T extends z.ZodType>(
   schema: T,
   description: string,
-  options: ResponseOptions & { example?: z.output<T> } = {},
+  options: { example?: z.output<T> } = {},
 ) {
-  const { example, ...rest } = options;
+  const { example } = options;
   return {
     description,
-    headers: headersFor(200, rest),
+    headers: headersFor(200, {}),
     content: {
       "application/json": { schema, ...(example === undefined ? {} : { example }) },
     },
@@ -116,8 +114,8 @@ export function jsonResponse<T extends z.ZodType>(
 }
 
 /** A 204 response with the standard headers. */
-export function noContentResponse(description: string, options: ResponseOptions = {}) {
-  return { description, headers: headersFor(204, options) };
+export function noContentResponse(description: string) {
+  return { description, headers: headersFor(204, {}) };
 }
 
 /**

@@ -1,13 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
-import { assertPromptLength } from "../chat/prompt.ts";
-import { respondWithTurn } from "./turn_response.ts";
-import { chatbotQueryBody, queryBody } from "../chat/responses.ts";
+/**
+ * The operations a model answers: `query`, `queryChatbot` and `sendChatMessage`, each as JSON
+ * or as Server-Sent Events (turn_response.ts).
+ */
+import { z } from "@hono/zod-openapi";
+import { chatBody, chatbotQueryBody, queryBody } from "../chat/responses.ts";
+import { messageTurn, respondWithTurn } from "./turn_response.ts";
 import {
   AnswerSchema,
   AnswerText,
-  eventStreamExample,
+  EmptyToolList,
   jsonOrEventStream,
   MessageText,
   StreamFlag,
@@ -15,9 +16,13 @@ import {
   TotalUsageSchema,
 } from "./chat_schemas.ts";
 import { MAX_QUALITY_MODELS, QUERY_MODES } from "../llm/mod.ts";
-import { ConsentRequirementSchema, UserContextSchema } from "./context_schemas.ts";
-import { errorResponses, jsonBody, limited } from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import {
+  ConsentRequirementSchema,
+  EXAMPLE_USER_CONTEXT,
+  UserContextSchema,
+} from "./context_schemas.ts";
+import { jsonBody } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
 import { EXAMPLE_IDS, ModelId, Timestamp, uuid } from "./shared_schemas.ts";
 
 const MAX_OUTPUT_TOKENS = 65_536;
@@ -118,117 +123,81 @@ const EXAMPLE_CHATBOT_ANSWER: z.output<typeof ChatbotQueryResponse> = {
   conversation_id: EXAMPLE_IDS.chatbotConversation,
   message_id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
   user_message: "How do I reset my password?",
-  user_context: {
-    user_id: EXAMPLE_IDS.user,
-    user_profile: { display_name: "Ada", company: "Analytical Engines" },
-    preferences: {},
-    session_data: {
-      device: "desktop",
-      user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-      last_seen_at: "2026-11-23T12:11:58.000Z",
-      session_started_at: "2026-11-23T12:00:00.000Z",
-    },
-    conversation_context: [],
-    consents: [],
-    timestamp: "2026-11-23T12:12:00.000Z",
-  },
+  user_context: EXAMPLE_USER_CONTEXT,
   answer: "Open Settings, then Security, and choose Reset password.",
   model: "gpt-4o",
   usage: { input_tokens: 58, output_tokens: 13, cost_usd: 0.000275 },
   timestamp: "2026-11-23T12:12:01.000Z",
 };
 
-const llmErrors = [400, 401, 403, 404, 413, 415, 422, 429, 500, 503] as const;
+const ChatMessageBody = z.object({
+  message: MessageText("Hello! What can you do?"),
+  conversation_id: z.uuid().max(36).optional().openapi({
+    description: "Continue this conversation; without it a new one starts.",
+  }),
+  chatbot_id: z.uuid().max(36).optional().openapi({
+    description: "Talk to this chatbot (default: the conversation's, or a bound key's).",
+  }),
+  stream: StreamFlag,
+}).openapi("ChatMessageRequest");
 
-const queryRoute = createRoute({
-  method: "post",
-  path: "/v1/query",
-  operationId: "query",
-  tags: ["query"],
-  summary: "Ask one or several models",
-  description: "One failing model never fails the request while another answered; when every " +
-    "model fails the answer is 503. " + STREAMING_DESCRIPTION,
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["query"] })] as const,
-  request: {
-    body: jsonBody(QueryBody, {
-      prompt: "What is a capability-based security model?",
-      mode: "speed",
-    }),
-  },
-  responses: {
-    200: jsonOrEventStream(QueryResponse, "The answers.", {
-      json: EXAMPLE_QUERY_ANSWER,
-      events: eventStreamExample([
-        ["meta", {
+const ChatMessageResponse = z.object({
+  conversation_id: z.uuid().max(36),
+  message_id: z.uuid().max(36).openapi({ description: "The stored reply." }),
+  content: AnswerText.openapi({ example: "Echo: Hello! What can you do?" }),
+  model: ModelId,
+  usage: TotalUsageSchema,
+  timestamp: Timestamp,
+  tool_calls: EmptyToolList,
+  results: EmptyToolList,
+  requires_consent: ConsentRequirementSchema.optional(),
+}).openapi("ChatMessageResponse");
+
+/** The reply to sendChatMessage's request example, as JSON and as the SSE `done` event. */
+const EXAMPLE_REPLY: z.output<typeof ChatMessageResponse> = {
+  conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+  message_id: "2d090401-6e59-433d-bc0d-1b9ac028231e",
+  content: "Hi! I can answer questions, explain concepts and help you draft text.",
+  model: "gpt-4o",
+  usage: { input_tokens: 14, output_tokens: 17, cost_usd: 0.000205 },
+  timestamp: "2026-11-23T12:03:02.000Z",
+  tool_calls: [],
+  results: [],
+};
+
+export const queryRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/query",
+    operationId: "query",
+    tags: ["query"],
+    summary: "Ask one or several models",
+    description: "One failing model never fails the request while another answered; when every " +
+      "model fails the answer is 503. " + STREAMING_DESCRIPTION,
+    access: authenticated({ scopes: ["query"] }),
+    request: {
+      body: jsonBody(QueryBody, {
+        prompt: "What is a capability-based security model?",
+        mode: "speed",
+      }),
+    },
+    responses: {
+      200: jsonOrEventStream(QueryResponse, "The answers.", {
+        json: EXAMPLE_QUERY_ANSWER,
+        stream: {
           id: EXAMPLE_QUERY_ANSWER.id,
-          conversation_id: EXAMPLE_QUERY_ANSWER.conversation_id,
-          models: ["echo-fast"],
-        }],
-        ...["Echo: ", "What ", "is ", "a ", "capability-based ", "security ", "model?"].map((
-          delta,
-        ): [string, unknown] => ["chunk", { model: "echo-fast", delta }]),
-        ["usage", {
           model: "echo-fast",
-          usage: { input_tokens: 11, output_tokens: 12 },
-          cost_usd: 0.0000059,
+          deltas: ["Echo: ", "What ", "is ", "a ", "capability-based ", "security ", "model?"],
           latency_ms: 3,
-          finish_reason: "stop",
-        }],
-        ["done", EXAMPLE_QUERY_ANSWER],
-      ]),
-    }),
-    ...errorResponses([...llmErrors], limited),
-  },
-});
-
-const queryChatbotRoute = createRoute({
-  method: "post",
-  path: "/v1/chatbots/{chatbot_id}/query",
-  operationId: "queryChatbot",
-  tags: ["query"],
-  summary: "Ask a chatbot",
-  description: "Uses the chatbot's system prompt, models and temperature, and the user " +
-    "context its `context_fields` and the user's consent allow; fields awaiting consent are " +
-    "left out and `requires_consent` says which. " + STREAMING_DESCRIPTION,
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["query"] })] as const,
-  request: {
-    params: z.object({ chatbot_id: uuid("chatbot_id") }),
-    body: jsonBody(ChatbotQueryBody, { message: "How do I reset my password?" }),
-  },
-  responses: {
-    200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer.", {
-      json: EXAMPLE_CHATBOT_ANSWER,
-      events: eventStreamExample([
-        ["meta", {
-          id: "208eaff9-f954-4145-95e2-17987e306ce5",
-          conversation_id: EXAMPLE_CHATBOT_ANSWER.conversation_id,
-          models: ["gpt-4o"],
-        }],
-        ...["Open Settings, ", "then Security, ", "and choose ", "Reset password."].map((
-          delta,
-        ): [string, unknown] => ["chunk", { model: "gpt-4o", delta }]),
-        ["usage", {
-          model: "gpt-4o",
-          usage: { input_tokens: 58, output_tokens: 13 },
-          cost_usd: 0.000275,
-          latency_ms: 912,
-          finish_reason: "stop",
-        }],
-        ["done", EXAMPLE_CHATBOT_ANSWER],
-      ]),
-    }),
-    ...errorResponses([...llmErrors], limited),
-  },
-});
-
-export function registerQueryRoutes(app: App): void {
-  app.openapi(queryRoute, async (c) => {
+        },
+      }),
+    },
+    errors: [400, 404, 413, 415, 422, 503],
+  }, async (c) => {
     const body = c.req.valid("json");
-    assertPromptLength(body.prompt, c.get("services").config.MAX_PROMPT_CHARS, "prompt");
     return await respondWithTurn(c, {
       message: body.prompt,
+      promptField: "prompt",
       mode: body.mode,
       models: body.models,
       maxModels: body.max_models,
@@ -238,17 +207,73 @@ export function registerQueryRoutes(app: App): void {
       maxTokens: body.max_tokens,
       stream: body.stream,
     }, queryBody);
-  });
+  }),
 
-  app.openapi(queryChatbotRoute, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/chatbots/{chatbot_id}/query",
+    operationId: "queryChatbot",
+    tags: ["query"],
+    summary: "Ask a chatbot",
+    description: "Uses the chatbot's system prompt, models and temperature, and the user " +
+      "context its `context_fields` and the user's consent allow; fields awaiting consent are " +
+      "left out and `requires_consent` says which. " + STREAMING_DESCRIPTION,
+    access: authenticated({ scopes: ["query"] }),
+    request: {
+      params: z.object({ chatbot_id: uuid("chatbot_id") }),
+      body: jsonBody(ChatbotQueryBody, { message: "How do I reset my password?" }),
+    },
+    responses: {
+      200: jsonOrEventStream(ChatbotQueryResponse, "The chatbot's answer.", {
+        json: EXAMPLE_CHATBOT_ANSWER,
+        stream: {
+          id: "208eaff9-f954-4145-95e2-17987e306ce5",
+          model: "gpt-4o",
+          deltas: ["Open Settings, ", "then Security, ", "and choose ", "Reset password."],
+          latency_ms: 912,
+        },
+      }),
+    },
+    errors: [400, 404, 413, 415, 422, 503],
+  }, async (c) => {
     const body = c.req.valid("json");
-    assertPromptLength(body.message, c.get("services").config.MAX_PROMPT_CHARS, "message");
-    return await respondWithTurn(c, {
-      message: body.message,
-      mode: "balanced",
-      chatbotId: c.req.valid("param").chatbot_id,
-      conversationId: body.conversation_id,
-      stream: body.stream,
-    }, (turn, record) => chatbotQueryBody(turn, record, body.message));
-  });
-}
+    return await respondWithTurn(
+      c,
+      messageTurn(body, c.req.valid("param").chatbot_id),
+      (turn, record) => chatbotQueryBody(turn, record, body.message),
+    );
+  }),
+
+  operation({
+    method: "post",
+    path: "/v1/chat/messages",
+    operationId: "sendChatMessage",
+    tags: ["chat"],
+    summary: "Send a chat message and get the reply",
+    description: "The reply comes from the best-ranked model that answers (falling back down " +
+      "the ranking), or the chatbot's models. No tools are configured, so `tool_calls` and " +
+      "`results` are always empty. " + STREAMING_DESCRIPTION,
+    access: authenticated({ scopes: ["chat"] }),
+    request: { body: jsonBody(ChatMessageBody, { message: "Hello! What can you do?" }) },
+    responses: {
+      200: jsonOrEventStream(ChatMessageResponse, "The reply.", {
+        json: EXAMPLE_REPLY,
+        stream: {
+          id: "98328a5d-2a3f-4612-8df3-3151878ba6e6",
+          model: "gpt-4o",
+          deltas: [
+            "Hi! I can ",
+            "answer questions, ",
+            "explain concepts ",
+            "and help you draft text.",
+          ],
+          latency_ms: 640,
+        },
+      }),
+    },
+    errors: [400, 404, 413, 415, 422, 503],
+  }, async (c) => {
+    const body = c.req.valid("json");
+    return await respondWithTurn(c, messageTurn(body, body.chatbot_id), chatBody);
+  }),
+];

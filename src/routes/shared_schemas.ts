@@ -90,11 +90,6 @@ export const EXAMPLE_IDS = {
   webhookEvent: "0c2c78a3-e333-4bd1-a5f3-1bcfccc82ea5",
 } as const;
 
-/** The first page of a list of `item`s as answers show it, for response examples. */
-export function examplePage<T extends z.ZodType>(_item: T, items: z.output<T>[]) {
-  return { items, limit: 20, offset: 0, total: items.length };
-}
-
 export function toUser(row: UserRow): z.infer<typeof UserSchema> {
   return {
     id: row.id,
@@ -129,21 +124,4 @@ export function intQuery(min: number, max: number, fallback: number) {
     default: fallback,
     example: fallback,
   });
-}
-
-/** `limit` (1..100, default 20) and `offset` (default 0) on every list. */
-export const PageQuery = z.object({
-  limit: intQuery(1, 100, 20),
-  offset: intQuery(0, 1_000_000, 0),
-});
-
-const PageCount = z.number().int().min(0).max(2_147_483_647).openapi({ format: "int32" });
-
-export function pageOf<T extends z.ZodType>(item: T, name: string) {
-  return z.object({
-    items: z.array(item).max(100),
-    limit: PageCount,
-    offset: PageCount,
-    total: PageCount,
-  }).openapi(name);
 }

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
+import { assertPromptLength } from "../chat/prompt.ts";
 import { sseTurnResponse } from "../chat/sse_turn.ts";
 import { Turn, type TurnInput, type TurnRecord } from "../chat/turn.ts";
 
@@ -11,17 +12,37 @@ export function acceptsEventStream(c: Context): boolean {
   );
 }
 
+/** A turn as an operation asks for it: `promptField` names the message's field in the request. */
+export type HttpTurn = TurnInput & { stream?: boolean; promptField: string };
+
+/** A chat message (sendChatMessage, queryChatbot): balanced mode, in a conversation. */
+export function messageTurn(
+  body: { message: string; conversation_id?: string; stream?: boolean },
+  chatbotId: string | undefined,
+): HttpTurn {
+  return {
+    message: body.message,
+    promptField: "message",
+    mode: "balanced",
+    chatbotId,
+    conversationId: body.conversation_id,
+    stream: body.stream,
+  };
+}
+
 /**
  * Answers a turn over HTTP: as JSON, or as SSE when asked for (`stream: true`
- * or `Accept: text/event-stream`). `body` is the operation's JSON body, which
- * is also the SSE `done` payload.
+ * or `Accept: text/event-stream`); a message over MAX_PROMPT_CHARS is a 422
+ * naming `promptField`. `body` is the operation's JSON body, which is also the
+ * SSE `done` payload.
  */
 export async function respondWithTurn(
   c: Context<AppEnv>,
-  input: TurnInput & { stream?: boolean },
+  { promptField, ...input }: HttpTurn,
   body: (turn: Turn, record: TurnRecord) => unknown,
 ): Promise<Response> {
   const chat = c.get("services").chat;
+  assertPromptLength(input.message, chat.maxPromptChars, promptField);
   const principal = c.get("principal");
   if (!input.stream && !acceptsEventStream(c)) {
     const release = chat.queries.acquire(principal);

@@ -1,14 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import { CostUsd, Count } from "./chat_schemas.ts";
 import { listUsageRecords, summarizeUsage } from "../db/usage.ts";
 import { ApiError } from "../errors.ts";
-import type { Principal } from "../principal.ts";
-import { actsAsAdmin } from "../auth/access.ts";
-import { errorResponses, jsonResponse } from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
-import { pageOf, PageQuery, Timestamp } from "./shared_schemas.ts";
+import { userFilterOf } from "../auth/access.ts";
+import { jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { Timestamp } from "./shared_schemas.ts";
 
 const DEFAULT_RANGE_DAYS = 30;
 const MAX_RANGE_DAYS = 366;
@@ -72,47 +70,6 @@ const UsageReport = z.object({
   group_by: z.enum(["day", "model", "api_key"]).openapi({ example: "day" }),
 }).openapi("UsageReport");
 
-const getUsageRoute = createRoute({
-  method: "get",
-  path: "/v1/usage",
-  operationId: "getUsage",
-  tags: ["usage"],
-  summary: "Usage and cost, grouped by day, model or API key",
-  description: "One request is one model call (quality mode makes several per query). " +
-    `The range is at most ${MAX_RANGE_DAYS} days.`,
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
-  request: { query: UsageQuery },
-  responses: {
-    200: jsonResponse(UsageReport, "Usage rows, their totals and the period covered.", {
-      limited: true,
-      example: {
-        items: [
-          {
-            key: "2026-11-22",
-            requests: 3,
-            input_tokens: 120,
-            output_tokens: 310,
-            cost_usd: 0.000136,
-          },
-          {
-            key: "2026-11-23",
-            requests: 2,
-            input_tokens: 80,
-            output_tokens: 95,
-            cost_usd: 0.000046,
-          },
-        ],
-        totals: { requests: 5, input_tokens: 200, output_tokens: 405, cost_usd: 0.000182 },
-        from: "2026-10-24T12:00:00.000Z",
-        to: "2026-11-23T12:00:00.000Z",
-        group_by: "day",
-      },
-    }),
-    ...errorResponses([400, 401, 403, 422, 429, 500], { limited: true }),
-  },
-});
-
 const QuotaItem = z.object({
   policy: z.enum(["tokens_per_day", "usd_per_day", "usd_per_month"]),
   scope: z.enum(["user", "api_key"]),
@@ -142,53 +99,6 @@ const QuotasQuery = z.object({
   }),
 });
 
-const getQuotasRoute = createRoute({
-  method: "get",
-  path: "/v1/usage/quotas",
-  operationId: "getQuotas",
-  tags: ["usage"],
-  summary: "Token quotas and USD budgets that apply now, with what is used",
-  description: "Every limit that applies to the caller: the tier's `tokens_per_day` (and " +
-    "USD per day / month when set), the user's budgets, and with an API key that key's " +
-    "budgets. USD amounts are exact to 6 decimals; `remaining` never goes below 0.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
-  request: { query: QuotasQuery },
-  responses: {
-    200: jsonResponse(
-      z.object({ items: z.array(QuotaItem).max(8) }).openapi("Quotas"),
-      "The limits.",
-      {
-        limited: true,
-        example: {
-          items: [{
-            policy: "tokens_per_day",
-            scope: "user",
-            unit: "tokens",
-            limit: 200000,
-            used: 1520,
-            reserved: 1024,
-            remaining: 197456,
-            period_start: 1795996800,
-            reset: 1796083200,
-          }, {
-            policy: "usd_per_day",
-            scope: "api_key",
-            unit: "usd",
-            limit: 2.5,
-            used: 0.000165,
-            reserved: 0,
-            remaining: 2.499835,
-            period_start: 1795996800,
-            reset: 1796083200,
-          }],
-        },
-      },
-    ),
-    ...errorResponses([400, 401, 403, 404, 422, 429, 500, 503], { limited: true }),
-  },
-});
-
 const UsageRecord = z.object({
   id: z.uuid().max(36),
   occurred_at: Timestamp,
@@ -215,48 +125,6 @@ const RecordsQuery = PageQuery.extend({
   }),
 });
 
-const listUsageRecordsRoute = createRoute({
-  method: "get",
-  path: "/v1/usage/records",
-  operationId: "listUsageRecords",
-  tags: ["usage"],
-  summary: "The usage ledger: one row per model call",
-  description: "Newest first, paged. Refused calls never reached a model and have no row.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["usage:read"] })] as const,
-  request: { query: RecordsQuery },
-  responses: {
-    200: jsonResponse(pageOf(UsageRecord, "UsageRecordPage"), "Ledger rows.", {
-      limited: true,
-      example: {
-        items: [{
-          id: "0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10",
-          occurred_at: "2026-11-23T12:03:02.000Z",
-          model: "echo-smart",
-          api_key_id: null,
-          conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
-          input_tokens: 5,
-          output_tokens: 7,
-          cost_usd: 0.000033,
-          usage_source: "provider",
-          status: "complete",
-        }],
-        limit: 20,
-        offset: 0,
-        total: 1,
-      },
-    }),
-    ...errorResponses([400, 401, 403, 404, 422, 429, 500], { limited: true }),
-  },
-});
-
-/** The user whose data is read: the caller, or for an admin anyone (others: 404). */
-function targetUser(principal: Principal, userId: string | undefined): string {
-  if (!userId || userId === principal.userId) return principal.userId;
-  if (!actsAsAdmin(principal)) throw new ApiError("not_found", "No such user.");
-  return userId;
-}
-
 /** `to` as an exclusive bound: a bare date means the end of that day. */
 function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
   const to = query.to
@@ -276,11 +144,54 @@ function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date 
   return { from, to };
 }
 
-export function registerUsageRoutes(app: App): void {
-  app.openapi(getQuotasRoute, async (c) => {
+export const usageRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/usage/quotas",
+    operationId: "getQuotas",
+    tags: ["usage"],
+    summary: "Token quotas and USD budgets that apply now, with what is used",
+    description: "Every limit that applies to the caller: the tier's `tokens_per_day` (and " +
+      "USD per day / month when set), the user's budgets, and with an API key that key's " +
+      "budgets. USD amounts are exact to 6 decimals; `remaining` never goes below 0.",
+    access: authenticated({ scopes: ["usage:read"] }),
+    request: { query: QuotasQuery },
+    responses: {
+      200: jsonResponse(
+        z.object({ items: z.array(QuotaItem).max(8) }).openapi("Quotas"),
+        "The limits.",
+        {
+          example: {
+            items: [{
+              policy: "tokens_per_day",
+              scope: "user",
+              unit: "tokens",
+              limit: 200000,
+              used: 1520,
+              reserved: 1024,
+              remaining: 197456,
+              period_start: 1795996800,
+              reset: 1796083200,
+            }, {
+              policy: "usd_per_day",
+              scope: "api_key",
+              unit: "usd",
+              limit: 2.5,
+              used: 0.000165,
+              reserved: 0,
+              remaining: 2.499835,
+              period_start: 1795996800,
+              reset: 1796083200,
+            }],
+          },
+        },
+      ),
+    },
+    errors: [400, 404, 422, 503],
+  }, async (c) => {
     const { spend } = c.get("services");
     const principal = c.get("principal");
-    const userId = targetUser(principal, c.req.valid("query").user_id);
+    const userId = userFilterOf(principal, c.req.valid("query").user_id);
     // With a key: the user's limits and that key's; for another user: theirs only.
     const apiKeyId = userId === principal.userId ? principal.apiKeyId : undefined;
     let items;
@@ -300,35 +211,92 @@ export function registerUsageRoutes(app: App): void {
     return c.json({
       items: items.map(({ user_id: _u, api_key_id: _k, ...item }) => item),
     }, 200);
-  });
+  }),
 
-  app.openapi(listUsageRecordsRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/usage/records",
+    operationId: "listUsageRecords",
+    tags: ["usage"],
+    summary: "The usage ledger: one row per model call",
+    description: "Newest first, paged. Refused calls never reached a model and have no row.",
+    access: authenticated({ scopes: ["usage:read"] }),
+    request: { query: RecordsQuery },
+    responses: {
+      200: pageResponse(UsageRecord, "UsageRecordPage", "Ledger rows.", [{
+        id: "0b9f7c1e-2f57-4b43-9d5f-8f4e3f8c6a10",
+        occurred_at: "2026-11-23T12:03:02.000Z",
+        model: "echo-smart",
+        api_key_id: null,
+        conversation_id: "57dc3377-070e-455f-b45f-82e3c7c2e69e",
+        input_tokens: 5,
+        output_tokens: 7,
+        cost_usd: 0.000033,
+        usage_source: "provider",
+        status: "complete",
+      }]),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    const userId = targetUser(principal, query.user_id);
-    const { items, total } = await listUsageRecords(c.get("services").sql, {
+    const userId = userFilterOf(principal, query.user_id);
+    const records = await listUsageRecords(c.get("services").sql, {
       userId,
       ...rangeOf(query),
       limit: query.limit,
       offset: query.offset,
     });
-    return c.json({
-      items: items.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString() })),
-      limit: query.limit,
-      offset: query.offset,
-      total,
-    }, 200);
-  });
+    return c.json(
+      pageBody(query, records, (r) => ({ ...r, occurred_at: r.occurred_at.toISOString() })),
+      200,
+    );
+  }),
 
-  app.openapi(getUsageRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/usage",
+    operationId: "getUsage",
+    tags: ["usage"],
+    summary: "Usage and cost, grouped by day, model or API key",
+    description: "One request is one model call (quality mode makes several per query). " +
+      `The range is at most ${MAX_RANGE_DAYS} days.`,
+    access: authenticated({ scopes: ["usage:read"] }),
+    request: { query: UsageQuery },
+    responses: {
+      200: jsonResponse(UsageReport, "Usage rows, their totals and the period covered.", {
+        example: {
+          items: [
+            {
+              key: "2026-11-22",
+              requests: 3,
+              input_tokens: 120,
+              output_tokens: 310,
+              cost_usd: 0.000136,
+            },
+            {
+              key: "2026-11-23",
+              requests: 2,
+              input_tokens: 80,
+              output_tokens: 95,
+              cost_usd: 0.000046,
+            },
+          ],
+          totals: { requests: 5, input_tokens: 200, output_tokens: 405, cost_usd: 0.000182 },
+          from: "2026-10-24T12:00:00.000Z",
+          to: "2026-11-23T12:00:00.000Z",
+          group_by: "day",
+        },
+      }),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    if (query.user_id && query.user_id !== principal.userId && !actsAsAdmin(principal)) {
-      throw new ApiError("forbidden", "Only admins read another user's usage.");
-    }
+    const userId = userFilterOf(principal, query.user_id, "Only admins read another user's usage.");
     const range = rangeOf(query);
     const { items, totals } = await summarizeUsage(c.get("services").sql, {
-      userId: query.user_id ?? principal.userId,
+      userId,
       ...range,
       groupBy: query.group_by,
     });
@@ -339,5 +307,5 @@ export function registerUsageRoutes(app: App): void {
       to: range.to.toISOString(),
       group_by: query.group_by,
     }, 200);
-  });
-}
+  }),
+];

@@ -1,6 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
-import { requireAuth } from "../http/require_auth.ts";
+import { z } from "@hono/zod-openapi";
 import {
   buildUserContext,
   DEFAULT_MAX_MESSAGES,
@@ -11,16 +9,10 @@ import { replaceUserDetails, type UserDetailsRow } from "../db/user_details.ts";
 import { findUserById } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { authorizeUserTarget, chatbotScopeOf } from "../auth/access.ts";
-import { UserContextSchema } from "./context_schemas.ts";
+import { EXAMPLE_USER_CONTEXT, UserContextSchema } from "./context_schemas.ts";
 import { boundedJsonObject } from "./json_limits.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-} from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
+import { jsonBody, jsonResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
 import { EXAMPLE_IDS, intQuery, Timestamp } from "./shared_schemas.ts";
 import { UserParams } from "./users.ts";
 
@@ -56,95 +48,6 @@ const ContextQuery = z.object({
   max_messages: intQuery(1, MAX_CONTEXT_MESSAGES, DEFAULT_MAX_MESSAGES),
 });
 
-const putUserDetails = createRoute({
-  method: "put",
-  path: "/v1/users/{user_id}/details",
-  operationId: "putUserDetails",
-  tags: ["users"],
-  summary: "Replace a user's profile, preferences and profile text",
-  description: "Yourself, or anyone as an admin. One atomic replace; bounded sizes are 422, " +
-    "a body over the request limit 413.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
-  request: {
-    params: UserParams,
-    body: jsonBody(UserDetailsBody, {
-      profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
-      preferences: { tone: "brief", language: "en" },
-    }),
-  },
-  responses: {
-    200: jsonResponse(UserDetailsSchema, "The stored details.", {
-      ...limited,
-      example: {
-        user_id: EXAMPLE_IDS.user,
-        profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
-        preferences: { tone: "brief", language: "en" },
-        profile_data: null,
-        updated_at: "2026-11-23T12:20:00.000Z",
-      },
-    }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const getUserContext = createRoute({
-  method: "get",
-  path: "/v1/users/{user_id}/context",
-  operationId: "getUserContext",
-  tags: ["users"],
-  summary: "The LLM-ready context of a user",
-  description: "With `chatbot_id`, fields the chatbot needs consent for are left out and " +
-    "`requires_consent` names the consent request to answer. A chatbot-bound key (with " +
-    "`query` or `chat`) gets only what its chatbot may see, and only that chatbot's " +
-    "conversations.",
-  security: anyCredential,
-  middleware: [
-    requireAuth({ scopes: ["profile:read"], boundKeys: ["query", "chat"] }),
-  ] as const,
-  request: { params: UserParams, query: ContextQuery },
-  responses: {
-    200: jsonResponse(UserContextSchema, "The context.", {
-      ...limited,
-      // With `chatbot_id` (context_fields display_name and company) and `conversation_id`.
-      example: {
-        user_id: EXAMPLE_IDS.user,
-        user_profile: { display_name: "Ada", company: "Analytical Engines" },
-        preferences: {},
-        session_data: {
-          device: "desktop",
-          user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-          last_seen_at: "2026-11-23T12:14:05.000Z",
-          session_started_at: "2026-11-23T12:00:00.000Z",
-        },
-        conversation_context: [{
-          id: "208eaff9-f954-4145-95e2-17987e306ce5",
-          role: "user",
-          content: "How do I reset my password?",
-          model: null,
-          status: "complete",
-          created_at: "2026-11-23T12:12:00.000Z",
-        }, {
-          id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
-          role: "assistant",
-          content: "Open Settings, then Security, and choose Reset password.",
-          model: "echo-smart",
-          status: "complete",
-          created_at: "2026-11-23T12:12:01.000Z",
-        }],
-        consents: [{
-          consent_id: EXAMPLE_IDS.consent,
-          chatbot_id: EXAMPLE_IDS.chatbot,
-          fields: ["display_name", "company"],
-          granted_at: "2026-11-23T12:11:30.000Z",
-        }],
-        timestamp: "2026-11-23T12:15:00.000Z",
-      },
-    }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
 function toUserDetails(row: UserDetailsRow) {
   return {
     user_id: row.user_id,
@@ -155,8 +58,36 @@ function toUserDetails(row: UserDetailsRow) {
   };
 }
 
-export function registerUserContextRoutes(app: App): void {
-  app.openapi(putUserDetails, async (c) => {
+export const userContextRoutes = [
+  operation({
+    method: "put",
+    path: "/v1/users/{user_id}/details",
+    operationId: "putUserDetails",
+    tags: ["users"],
+    summary: "Replace a user's profile, preferences and profile text",
+    description: "Yourself, or anyone as an admin. One atomic replace; bounded sizes are 422, " +
+      "a body over the request limit 413.",
+    access: authenticated({ scopes: ["profile:write"] }),
+    request: {
+      params: UserParams,
+      body: jsonBody(UserDetailsBody, {
+        profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
+        preferences: { tone: "brief", language: "en" },
+      }),
+    },
+    responses: {
+      200: jsonResponse(UserDetailsSchema, "The stored details.", {
+        example: {
+          user_id: EXAMPLE_IDS.user,
+          profile: { favourite_language: "TypeScript", timezone: "Europe/London" },
+          preferences: { tone: "brief", language: "en" },
+          profile_data: null,
+          updated_at: "2026-11-23T12:20:00.000Z",
+        },
+      }),
+    },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const userId = c.req.valid("param").user_id;
     const body = c.req.valid("json");
@@ -169,9 +100,56 @@ export function registerUserContextRoutes(app: App): void {
       profileData: body.profile_data ?? null,
     });
     return c.json(toUserDetails(row), 200);
-  });
+  }),
 
-  app.openapi(getUserContext, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/users/{user_id}/context",
+    operationId: "getUserContext",
+    tags: ["users"],
+    summary: "The LLM-ready context of a user",
+    description: "With `chatbot_id`, fields the chatbot needs consent for are left out and " +
+      "`requires_consent` names the consent request to answer. A chatbot-bound key (with " +
+      "`query` or `chat`) gets only what its chatbot may see, and only that chatbot's " +
+      "conversations.",
+    access: authenticated({ scopes: ["profile:read"], boundKeys: ["query", "chat"] }),
+    request: { params: UserParams, query: ContextQuery },
+    responses: {
+      200: jsonResponse(UserContextSchema, "The context.", {
+        // With `chatbot_id` (context_fields display_name and company) and `conversation_id`.
+        example: {
+          ...EXAMPLE_USER_CONTEXT,
+          session_data: {
+            ...EXAMPLE_USER_CONTEXT.session_data,
+            last_seen_at: "2026-11-23T12:14:05.000Z",
+          },
+          conversation_context: [{
+            id: "208eaff9-f954-4145-95e2-17987e306ce5",
+            role: "user",
+            content: "How do I reset my password?",
+            model: null,
+            status: "complete",
+            created_at: "2026-11-23T12:12:00.000Z",
+          }, {
+            id: "648dc073-3304-4f07-b9ac-fea97047d9e8",
+            role: "assistant",
+            content: "Open Settings, then Security, and choose Reset password.",
+            model: "echo-smart",
+            status: "complete",
+            created_at: "2026-11-23T12:12:01.000Z",
+          }],
+          consents: [{
+            consent_id: EXAMPLE_IDS.consent,
+            chatbot_id: EXAMPLE_IDS.chatbot,
+            fields: ["display_name", "company"],
+            granted_at: "2026-11-23T12:11:30.000Z",
+          }],
+          timestamp: "2026-11-23T12:15:00.000Z",
+        },
+      }),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const userId = c.req.valid("param").user_id;
@@ -191,5 +169,5 @@ export function registerUserContextRoutes(app: App): void {
       { ...context, ...(requiresConsent ? { requires_consent: requiresConsent } : {}) },
       200,
     );
-  });
-}
+  }),
+];

@@ -1,12 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../http/env.ts";
+import { z } from "@hono/zod-openapi";
 import type { RequestMeta } from "../auth/session_service.ts";
 import type { Principal } from "../principal.ts";
-import { requireAuth } from "../http/require_auth.ts";
 import { audit, type AuditAction } from "../db/audit.ts";
 import type { Tx } from "../db/tx.ts";
 import {
-  ACCOUNT_USER_COLUMNS,
   eraseUser,
   findUserById,
   listUsers,
@@ -18,21 +15,12 @@ import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { actsAsAdmin, authorizeUserTarget } from "../auth/access.ts";
 import { requestMeta } from "../http/request_meta.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential, bearerOnly } from "./security.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
 import {
   BudgetUsd,
   EXAMPLE_USER,
-  examplePage,
-  pageOf,
-  PageQuery,
   RoleSchema,
   TierSchema,
   toUser,
@@ -43,12 +31,8 @@ import {
 const ShortName = z.string().trim().min(1).max(100).nullable().optional();
 const LongName = z.string().trim().min(1).max(200).nullable().optional();
 
-const UpdateUserBody = z.object({
-  display_name: ShortName.openapi({ example: "Ada" }),
-  first_name: ShortName.openapi({ example: "Ada" }),
-  last_name: ShortName.openapi({ example: "Lovelace" }),
-  company: LongName.openapi({ example: "Analytical Engines" }),
-  job_title: LongName.openapi({ example: "Engineer" }),
+/** Fields only an admin may send, even about themselves. */
+const privilegedFields = {
   role: RoleSchema.optional().openapi({ description: "Admin only; revokes every session." }),
   tier: TierSchema.optional().openapi({ description: "Admin only." }),
   disabled: z.boolean().optional().openapi({
@@ -60,12 +44,19 @@ const UpdateUserBody = z.object({
   budget_usd_per_month: BudgetUsd.nullable().optional().openapi({
     description: "Admin only: USD per UTC month over all of the user's credentials; null clears.",
   }),
+};
+const PRIVILEGED_FIELDS = Object.keys(privilegedFields) as (keyof typeof privilegedFields)[];
+
+const UpdateUserBody = z.object({
+  display_name: ShortName.openapi({ example: "Ada" }),
+  first_name: ShortName.openapi({ example: "Ada" }),
+  last_name: ShortName.openapi({ example: "Lovelace" }),
+  company: LongName.openapi({ example: "Analytical Engines" }),
+  job_title: LongName.openapi({ example: "Engineer" }),
+  ...privilegedFields,
 }).strict().openapi("UpdateUserRequest", {
   description: "Only the listed fields; null clears a name field. Unknown fields are 422.",
 });
-
-/** Fields only an admin may send, even about themselves: the account's, not the person's. */
-const PRIVILEGED_FIELDS = ACCOUNT_USER_COLUMNS;
 
 const ListUsersQuery = PageQuery.extend({
   q: z.string().trim().min(1).max(254).optional().openapi({
@@ -84,100 +75,6 @@ const EXAMPLE_UPDATED_USER: z.output<typeof UserSchema> = {
 };
 
 export const UserParams = z.object({ user_id: uuid("user_id") });
-
-const listUsersRoute = createRoute({
-  method: "get",
-  path: "/v1/users",
-  operationId: "listUsers",
-  tags: ["users"],
-  summary: "List and search users (moderator or admin)",
-  description: "Lower roles get 403. API keys need `profile:read`.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:read"], minRole: "moderator" })] as const,
-  request: { query: ListUsersQuery },
-  responses: {
-    200: jsonResponse(pageOf(UserSchema, "UserPage"), "Users, newest first.", {
-      ...limited,
-      example: examplePage(UserSchema, [EXAMPLE_UPDATED_USER, {
-        ...EXAMPLE_USER,
-        id: "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
-        email: "adam.smith@example.com",
-        display_name: "Adam",
-        first_name: "Adam",
-        last_name: "Smith",
-        company: null,
-        job_title: "Economist",
-        role: "moderator",
-        tier: "pro",
-        created_at: "2026-11-20T09:15:00.000Z",
-        updated_at: "2026-11-21T10:00:00.000Z",
-      }]),
-    }),
-    ...errorResponses([400, 422, ...authErrors], limited),
-  },
-});
-
-const getUserRoute = createRoute({
-  method: "get",
-  path: "/v1/users/{user_id}",
-  operationId: "getUser",
-  tags: ["users"],
-  summary: "Get a user (yourself; moderators and admins: anyone)",
-  description: "Another user is 404 to a plain user, exactly like a missing one.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:read"] })] as const,
-  request: { params: UserParams },
-  responses: {
-    200: jsonResponse(UserSchema, "The user.", { ...limited, example: EXAMPLE_UPDATED_USER }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const updateUserRoute = createRoute({
-  method: "patch",
-  path: "/v1/users/{user_id}",
-  operationId: "updateUser",
-  tags: ["users"],
-  summary:
-    "Update a user's names, company and job title (admins: also role, tier, disabled, budgets)",
-  description:
-    "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["profile:write"] })] as const,
-  request: {
-    params: UserParams,
-    body: jsonBody(UpdateUserBody, {
-      first_name: "Ada",
-      last_name: "Lovelace",
-      company: "Analytical Engines",
-    }),
-  },
-  responses: {
-    200: jsonResponse(UserSchema, "The updated user.", {
-      ...limited,
-      example: EXAMPLE_UPDATED_USER,
-    }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const deleteUserRoute = createRoute({
-  method: "delete",
-  path: "/v1/users/{user_id}",
-  operationId: "deleteUser",
-  tags: ["users"],
-  summary: "Erase a user and everything they own (yourself, or anyone as an admin)",
-  description:
-    "Sessions, keys, chatbots, conversations, consents and details go in one transaction; " +
-    "audit events stay, anonymised. Needs an access token (JWT): never an API key (403).",
-  security: bearerOnly,
-  middleware: [requireAuth({ scopes: ["profile:write"], jwtOnly: true })] as const,
-  request: { params: UserParams },
-  responses: {
-    204: noContentResponse("Erased.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
 
 /** Revokes sessions and writes the audit trail for role, tier and disabled changes. */
 async function applyPrivilegeChanges(
@@ -210,27 +107,82 @@ async function applyPrivilegeChanges(
   }
 }
 
-export function registerUserRoutes(app: App): void {
-  app.openapi(listUsersRoute, async (c) => {
+export const userRoutes = [
+  operation({
+    method: "get",
+    path: "/v1/users",
+    operationId: "listUsers",
+    tags: ["users"],
+    summary: "List and search users (moderator or admin)",
+    description: "Lower roles get 403. API keys need `profile:read`.",
+    access: authenticated({ scopes: ["profile:read"], minRole: "moderator" }),
+    request: { query: ListUsersQuery },
+    responses: {
+      200: pageResponse(UserSchema, "UserPage", "Users, newest first.", [EXAMPLE_UPDATED_USER, {
+        ...EXAMPLE_USER,
+        id: "8e2f4a6c-1d3b-4f5e-a7c9-0b2d4f6a8c13",
+        email: "adam.smith@example.com",
+        display_name: "Adam",
+        first_name: "Adam",
+        last_name: "Smith",
+        company: null,
+        job_title: "Economist",
+        role: "moderator",
+        tier: "pro",
+        created_at: "2026-11-20T09:15:00.000Z",
+        updated_at: "2026-11-21T10:00:00.000Z",
+      }]),
+    },
+    errors: [400, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const query = c.req.valid("query");
-    const { items, total } = await listUsers(sql, query);
-    return c.json(
-      { items: items.map(toUser), limit: query.limit, offset: query.offset, total },
-      200,
-    );
-  });
+    return c.json(pageBody(query, await listUsers(sql, query), toUser), 200);
+  }),
 
-  app.openapi(getUserRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/users/{user_id}",
+    operationId: "getUser",
+    tags: ["users"],
+    summary: "Get a user (yourself; moderators and admins: anyone)",
+    description: "Another user is 404 to a plain user, exactly like a missing one.",
+    access: authenticated({ scopes: ["profile:read"] }),
+    request: { params: UserParams },
+    responses: { 200: jsonResponse(UserSchema, "The user.", { example: EXAMPLE_UPDATED_USER }) },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const userId = c.req.valid("param").user_id;
     authorizeUserTarget(c.get("principal"), userId, "view");
     const user = await findUserById(sql, userId);
     if (!user) throw ApiError.notFound("user");
     return c.json(toUser(user), 200);
-  });
+  }),
 
-  app.openapi(updateUserRoute, async (c) => {
+  operation({
+    method: "patch",
+    path: "/v1/users/{user_id}",
+    operationId: "updateUser",
+    tags: ["users"],
+    summary:
+      "Update a user's names, company and job title (admins: also role, tier, disabled, budgets)",
+    description:
+      "Yourself, or anyone as an admin. A role change or disabling revokes every session of the user.",
+    access: authenticated({ scopes: ["profile:write"] }),
+    request: {
+      params: UserParams,
+      body: jsonBody(UpdateUserBody, {
+        first_name: "Ada",
+        last_name: "Lovelace",
+        company: "Analytical Engines",
+      }),
+    },
+    responses: {
+      200: jsonResponse(UserSchema, "The updated user.", { example: EXAMPLE_UPDATED_USER }),
+    },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const services = c.get("services");
     const principal = c.get("principal");
     const userId = c.req.valid("param").user_id;
@@ -252,9 +204,22 @@ export function registerUserRoutes(app: App): void {
     });
     if (!updated) throw ApiError.notFound("user");
     return c.json(toUser(updated), 200);
-  });
+  }),
 
-  app.openapi(deleteUserRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/users/{user_id}",
+    operationId: "deleteUser",
+    tags: ["users"],
+    summary: "Erase a user and everything they own (yourself, or anyone as an admin)",
+    description:
+      "Sessions, keys, chatbots, conversations, consents and details go in one transaction; " +
+      "audit events stay, anonymised. Needs an access token (JWT): never an API key (403).",
+    access: authenticated({ scopes: ["profile:write"], jwtOnly: true }),
+    request: { params: UserParams },
+    responses: { 204: noContentResponse("Erased.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql, sessions } = c.get("services");
     const principal = c.get("principal");
     const userId = c.req.valid("param").user_id;
@@ -273,5 +238,5 @@ export function registerUserRoutes(app: App): void {
     });
     if (!erased) throw ApiError.notFound("user");
     return c.body(null, 204);
-  });
-}
+  }),
+];

@@ -1,7 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireAuth } from "../http/require_auth.ts";
-import type { Principal } from "../principal.ts";
 import { audit } from "../db/audit.ts";
 import { type DeliveryRow, listDeliveries } from "../db/webhook_deliveries.ts";
 import {
@@ -12,7 +10,7 @@ import {
   updateWebhook,
   type WebhookRow,
 } from "../db/webhooks.ts";
-import type { App, AppEnv } from "../http/env.ts";
+import type { AppEnv } from "../http/env.ts";
 import { ApiError } from "../errors.ts";
 import {
   DestinationRefused,
@@ -20,18 +18,12 @@ import {
   WEBHOOK_EVENT_TYPES,
   type Webhooks,
 } from "../webhooks/mod.ts";
-import { actsAsAdmin } from "../auth/access.ts";
+import { actsAsAdmin, ownerFilterOf, userFilterOf } from "../auth/access.ts";
 import { requestMeta } from "../http/request_meta.ts";
-import {
-  authErrors,
-  errorResponses,
-  jsonBody,
-  jsonResponse,
-  limited,
-  noContentResponse,
-} from "./openapi_responses.ts";
-import { anyCredential } from "./security.ts";
-import { EXAMPLE_IDS, examplePage, pageOf, PageQuery, Timestamp, uuid } from "./shared_schemas.ts";
+import { jsonBody, jsonResponse, noContentResponse } from "./openapi_responses.ts";
+import { authenticated, operation } from "./route_presets.ts";
+import { pageBody, PageQuery, pageResponse } from "./pages.ts";
+import { EXAMPLE_IDS, Timestamp, uuid } from "./shared_schemas.ts";
 
 /** At most this many endpoints per user. */
 export const MAX_WEBHOOKS_PER_USER = 20;
@@ -148,177 +140,6 @@ const ListQuery = PageQuery.extend({
 const Params = z.object({ webhook_id: uuid("webhook_id") });
 const tags = ["webhooks"];
 
-const createWebhookRoute = createRoute({
-  method: "post",
-  path: "/v1/webhooks",
-  operationId: "createWebhook",
-  tags,
-  summary: "Create a webhook endpoint (the secret is shown once)",
-  description:
-    "Subscribes a URL to events. The URL must be https (unless the operator allows http) and its host must resolve only to public addresses; refused URLs are a 422. At most 20 endpoints per user (409 beyond). `all_users` (admin only) receives events about every user.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: {
-    body: jsonBody(CreateBody, {
-      url: "https://hooks.example.com/gatehouse",
-      events: ["quota.threshold", "security.login_locked"],
-      description: "Alerts for the ops channel",
-    }),
-  },
-  responses: {
-    201: jsonResponse(CreatedWebhookSchema, "Created; `secret` is shown only here.", {
-      ...limited,
-      example: { ...EXAMPLE_WEBHOOK, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc=" },
-    }),
-    ...errorResponses([400, 409, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const listWebhooksRoute = createRoute({
-  method: "get",
-  path: "/v1/webhooks",
-  operationId: "listWebhooks",
-  tags,
-  summary: "List webhook endpoints (never the secrets)",
-  description: "Your own endpoints, newest first; admins may pass `user_id`.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { query: ListQuery },
-  responses: {
-    200: jsonResponse(pageOf(WebhookSchema, "WebhookPage"), "Endpoints.", {
-      ...limited,
-      example: examplePage(WebhookSchema, [EXAMPLE_WEBHOOK, {
-        id: "3c5e7a9b-1d2f-4a6c-8e0b-4d6f8a0c2e57",
-        user_id: EXAMPLE_IDS.user,
-        url: "https://ci.example.org/hooks/gatehouse",
-        events: ["api_key.expiring"],
-        description: null,
-        all_users: false,
-        disabled: true,
-        disabled_at: "2026-11-22T03:14:00.000Z",
-        created_at: "2026-11-18T10:00:00.000Z",
-        updated_at: "2026-11-22T03:14:00.000Z",
-      }]),
-    }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const getWebhookRoute = createRoute({
-  method: "get",
-  path: "/v1/webhooks/{webhook_id}",
-  operationId: "getWebhook",
-  tags,
-  summary: "Get a webhook endpoint (never the secret)",
-  description: "Owner or admin; anyone else's is a 404.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { params: Params },
-  responses: {
-    200: jsonResponse(WebhookSchema, "The endpoint.", { ...limited, example: EXAMPLE_WEBHOOK }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const updateWebhookRoute = createRoute({
-  method: "patch",
-  path: "/v1/webhooks/{webhook_id}",
-  operationId: "updateWebhook",
-  tags,
-  summary: "Change a webhook endpoint, or re-enable it",
-  description:
-    "Owner or admin. A new `url` is checked like at creation. `disabled: false` re-enables an endpoint that was disabled after failing.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: {
-    params: Params,
-    body: jsonBody(UpdateBody, { events: ["quota.threshold"], disabled: false }),
-  },
-  responses: {
-    200: jsonResponse(WebhookSchema, "The endpoint.", {
-      ...limited,
-      example: EXAMPLE_UPDATED_WEBHOOK,
-    }),
-    ...errorResponses([400, 404, 413, 415, 422, ...authErrors], limited),
-  },
-});
-
-const deleteWebhookRoute = createRoute({
-  method: "delete",
-  path: "/v1/webhooks/{webhook_id}",
-  operationId: "deleteWebhook",
-  tags,
-  summary: "Delete a webhook endpoint",
-  description: "Owner or admin. Pending deliveries are cancelled.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { params: Params },
-  responses: {
-    204: noContentResponse("Deleted.", limited),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
-const testWebhookRoute = createRoute({
-  method: "post",
-  path: "/v1/webhooks/{webhook_id}/test",
-  operationId: "testWebhook",
-  tags,
-  summary: "Send a webhook.test event",
-  description:
-    "Queues a `webhook.test` event for this endpoint only. A disabled endpoint is a 409.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { params: Params },
-  responses: {
-    202: jsonResponse(TestAccepted, "Queued.", {
-      ...limited,
-      example: { event_id: EXAMPLE_IDS.webhookEvent },
-    }),
-    ...errorResponses([400, 404, 409, 422, ...authErrors], limited),
-  },
-});
-
-const listDeliveriesRoute = createRoute({
-  method: "get",
-  path: "/v1/webhooks/{webhook_id}/deliveries",
-  operationId: "listWebhookDeliveries",
-  tags,
-  summary: "List an endpoint's deliveries",
-  description:
-    "One row per event and endpoint, newest first, with its attempts so far, status and the last answer's HTTP status.",
-  security: anyCredential,
-  middleware: [requireAuth({ scopes: ["webhooks:write"] })] as const,
-  request: { params: Params, query: PageQuery },
-  responses: {
-    200: jsonResponse(pageOf(DeliverySchema, "WebhookDeliveryPage"), "Deliveries.", {
-      ...limited,
-      example: examplePage(DeliverySchema, [{
-        id: "d15cf92d-5591-4f2f-be61-ae9833a836f4",
-        event_id: EXAMPLE_IDS.webhookEvent,
-        type: "webhook.test",
-        attempt: 2,
-        status: "pending",
-        response_status: 502,
-        next_attempt_at: "2026-11-23T12:37:00.000Z",
-        last_attempt_at: "2026-11-23T12:32:00.000Z",
-        created_at: "2026-11-23T12:31:30.000Z",
-      }, {
-        id: "9f1b3d5e-7a2c-4e6f-8b0d-1c3e5a7b9d24",
-        event_id: "6a8c0e2f-4b1d-4f3a-9c5e-7d9f1b3a5c80",
-        type: "quota.threshold",
-        attempt: 1,
-        status: "delivered",
-        response_status: 204,
-        next_attempt_at: null,
-        last_attempt_at: "2026-11-23T09:00:02.000Z",
-        created_at: "2026-11-23T09:00:01.000Z",
-      }]),
-    }),
-    ...errorResponses([400, 404, 422, ...authErrors], limited),
-  },
-});
-
 function toWebhook(row: WebhookRow): z.infer<typeof WebhookSchema> {
   return {
     id: row.id,
@@ -362,18 +183,38 @@ async function checkDestination(webhooks: Webhooks, url: string): Promise<void> 
 
 /** The endpoint if the caller owns it or acts as admin; otherwise it looks missing. */
 async function ownedWebhook(c: Context<AppEnv>, id: string): Promise<WebhookRow> {
-  const principal: Principal = c.get("principal");
-  const row = await findWebhook(
-    c.get("services").sql,
-    id,
-    actsAsAdmin(principal) ? null : principal.userId,
-  );
+  const row = await findWebhook(c.get("services").sql, id, ownerFilterOf(c.get("principal")));
   if (!row) throw ApiError.notFound("webhook");
   return row;
 }
 
-export function registerWebhookRoutes(app: App): void {
-  app.openapi(createWebhookRoute, async (c) => {
+export const webhookRoutes = [
+  operation({
+    method: "post",
+    path: "/v1/webhooks",
+    operationId: "createWebhook",
+    tags,
+    summary: "Create a webhook endpoint (the secret is shown once)",
+    description:
+      "Subscribes a URL to events. The URL must be https (unless the operator allows http) and its host must resolve only to public addresses; refused URLs are a 422. At most 20 endpoints per user (409 beyond). `all_users` (admin only) receives events about every user.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: {
+      body: jsonBody(CreateBody, {
+        url: "https://hooks.example.com/gatehouse",
+        events: ["quota.threshold", "security.login_locked"],
+        description: "Alerts for the ops channel",
+      }),
+    },
+    responses: {
+      201: jsonResponse(CreatedWebhookSchema, "Created; `secret` is shown only here.", {
+        example: {
+          ...EXAMPLE_WEBHOOK,
+          secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3s8H1p5FoRc=",
+        },
+      }),
+    },
+    errors: [400, 409, 413, 415, 422],
+  }, async (c) => {
     const { sql, webhooks } = c.get("services");
     const principal = c.get("principal");
     const body = c.req.valid("json");
@@ -412,30 +253,74 @@ export function registerWebhookRoutes(app: App): void {
       );
     }
     return c.json({ ...toWebhook(row), secret }, 201);
-  });
+  }),
 
-  app.openapi(listWebhooksRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/webhooks",
+    operationId: "listWebhooks",
+    tags,
+    summary: "List webhook endpoints (never the secrets)",
+    description: "Your own endpoints, newest first; admins may pass `user_id`.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: { query: ListQuery },
+    responses: {
+      200: pageResponse(WebhookSchema, "WebhookPage", "Endpoints.", [EXAMPLE_WEBHOOK, {
+        id: "3c5e7a9b-1d2f-4a6c-8e0b-4d6f8a0c2e57",
+        user_id: EXAMPLE_IDS.user,
+        url: "https://ci.example.org/hooks/gatehouse",
+        events: ["api_key.expiring"],
+        description: null,
+        all_users: false,
+        disabled: true,
+        disabled_at: "2026-11-22T03:14:00.000Z",
+        created_at: "2026-11-18T10:00:00.000Z",
+        updated_at: "2026-11-22T03:14:00.000Z",
+      }]),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const principal = c.get("principal");
     const query = c.req.valid("query");
-    let userId = principal.userId;
-    if (query.user_id && query.user_id !== principal.userId) {
-      // Another user's list looks like a missing one to anyone but an admin.
-      if (!actsAsAdmin(principal)) throw ApiError.notFound("user");
-      userId = query.user_id;
-    }
-    const { items, total } = await listWebhooks(sql, userId, query);
-    return c.json(
-      { items: items.map(toWebhook), limit: query.limit, offset: query.offset, total },
-      200,
-    );
-  });
+    // Another user's list looks like a missing one to anyone but an admin.
+    const userId = userFilterOf(principal, query.user_id);
+    return c.json(pageBody(query, await listWebhooks(sql, userId, query), toWebhook), 200);
+  }),
 
-  app.openapi(getWebhookRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/webhooks/{webhook_id}",
+    operationId: "getWebhook",
+    tags,
+    summary: "Get a webhook endpoint (never the secret)",
+    description: "Owner or admin; anyone else's is a 404.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: { params: Params },
+    responses: { 200: jsonResponse(WebhookSchema, "The endpoint.", { example: EXAMPLE_WEBHOOK }) },
+    errors: [400, 404, 422],
+  }, async (c) => {
     return c.json(toWebhook(await ownedWebhook(c, c.req.valid("param").webhook_id)), 200);
-  });
+  }),
 
-  app.openapi(updateWebhookRoute, async (c) => {
+  operation({
+    method: "patch",
+    path: "/v1/webhooks/{webhook_id}",
+    operationId: "updateWebhook",
+    tags,
+    summary: "Change a webhook endpoint, or re-enable it",
+    description:
+      "Owner or admin. A new `url` is checked like at creation. `disabled: false` re-enables an endpoint that was disabled after failing.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: {
+      params: Params,
+      body: jsonBody(UpdateBody, { events: ["quota.threshold"], disabled: false }),
+    },
+    responses: {
+      200: jsonResponse(WebhookSchema, "The endpoint.", { example: EXAMPLE_UPDATED_WEBHOOK }),
+    },
+    errors: [400, 404, 413, 415, 422],
+  }, async (c) => {
     const { sql, webhooks } = c.get("services");
     const existing = await ownedWebhook(c, c.req.valid("param").webhook_id);
     const body = c.req.valid("json");
@@ -455,9 +340,20 @@ export function registerWebhookRoutes(app: App): void {
     });
     if (!row) throw ApiError.notFound("webhook");
     return c.json(toWebhook(row), 200);
-  });
+  }),
 
-  app.openapi(deleteWebhookRoute, async (c) => {
+  operation({
+    method: "delete",
+    path: "/v1/webhooks/{webhook_id}",
+    operationId: "deleteWebhook",
+    tags,
+    summary: "Delete a webhook endpoint",
+    description: "Owner or admin. Pending deliveries are cancelled.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: { params: Params },
+    responses: { 204: noContentResponse("Deleted.") },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const existing = await ownedWebhook(c, c.req.valid("param").webhook_id);
     const principal = c.get("principal");
@@ -475,9 +371,25 @@ export function registerWebhookRoutes(app: App): void {
     });
     if (!deleted) throw ApiError.notFound("webhook");
     return c.body(null, 204);
-  });
+  }),
 
-  app.openapi(testWebhookRoute, async (c) => {
+  operation({
+    method: "post",
+    path: "/v1/webhooks/{webhook_id}/test",
+    operationId: "testWebhook",
+    tags,
+    summary: "Send a webhook.test event",
+    description:
+      "Queues a `webhook.test` event for this endpoint only. A disabled endpoint is a 409.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: { params: Params },
+    responses: {
+      202: jsonResponse(TestAccepted, "Queued.", {
+        example: { event_id: EXAMPLE_IDS.webhookEvent },
+      }),
+    },
+    errors: [400, 404, 409, 422],
+  }, async (c) => {
     const { sql, webhooks } = c.get("services");
     const existing = await ownedWebhook(c, c.req.valid("param").webhook_id);
     if (existing.disabled) {
@@ -490,16 +402,46 @@ export function registerWebhookRoutes(app: App): void {
       data: { webhook_id: existing.id },
     });
     return c.json({ event_id: eventId! }, 202);
-  });
+  }),
 
-  app.openapi(listDeliveriesRoute, async (c) => {
+  operation({
+    method: "get",
+    path: "/v1/webhooks/{webhook_id}/deliveries",
+    operationId: "listWebhookDeliveries",
+    tags,
+    summary: "List an endpoint's deliveries",
+    description:
+      "One row per event and endpoint, newest first, with its attempts so far, status and the last answer's HTTP status.",
+    access: authenticated({ scopes: ["webhooks:write"] }),
+    request: { params: Params, query: PageQuery },
+    responses: {
+      200: pageResponse(DeliverySchema, "WebhookDeliveryPage", "Deliveries.", [{
+        id: "d15cf92d-5591-4f2f-be61-ae9833a836f4",
+        event_id: EXAMPLE_IDS.webhookEvent,
+        type: "webhook.test",
+        attempt: 2,
+        status: "pending",
+        response_status: 502,
+        next_attempt_at: "2026-11-23T12:37:00.000Z",
+        last_attempt_at: "2026-11-23T12:32:00.000Z",
+        created_at: "2026-11-23T12:31:30.000Z",
+      }, {
+        id: "9f1b3d5e-7a2c-4e6f-8b0d-1c3e5a7b9d24",
+        event_id: "6a8c0e2f-4b1d-4f3a-9c5e-7d9f1b3a5c80",
+        type: "quota.threshold",
+        attempt: 1,
+        status: "delivered",
+        response_status: 204,
+        next_attempt_at: null,
+        last_attempt_at: "2026-11-23T09:00:02.000Z",
+        created_at: "2026-11-23T09:00:01.000Z",
+      }]),
+    },
+    errors: [400, 404, 422],
+  }, async (c) => {
     const { sql } = c.get("services");
     const existing = await ownedWebhook(c, c.req.valid("param").webhook_id);
     const query = c.req.valid("query");
-    const { items, total } = await listDeliveries(sql, existing.id, query);
-    return c.json(
-      { items: items.map(toDelivery), limit: query.limit, offset: query.offset, total },
-      200,
-    );
-  });
-}
+    return c.json(pageBody(query, await listDeliveries(sql, existing.id, query), toDelivery), 200);
+  }),
+];
