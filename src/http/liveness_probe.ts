@@ -17,23 +17,26 @@ export function livenessProbe(
   services: Services,
   options: { corsOrigins: readonly string[] },
 ): (request: Request) => Response | undefined {
-  // Lower-case names are stored as given (the runtime lowercases the others each time).
-  const fixedHeaders: [string, string][] = [
-    ["content-type", "application/json"],
-    ["cache-control", "no-store"],
-    ...API_HEADERS.map(([name, value]): [string, string] => [name.toLowerCase(), value]),
-    // corsPolicy varies every answer by Origin once origins are configured.
-    ...(options.corsOrigins.length > 0 ? [["vary", "Origin"] as [string, string]] : []),
-  ];
+  // One answer made up front; each probe gets a copy (copying keeps the header
+  // list as is, where building it again validates every header each time).
+  const alive = new Response(ALIVE_BODY, {
+    status: 200,
+    headers: [
+      ["content-type", "application/json"],
+      ["cache-control", "no-store"],
+      ...API_HEADERS.map(([name, value]): [string, string] => [name.toLowerCase(), value]),
+      // corsPolicy varies every answer by Origin once origins are configured.
+      ...(options.corsOrigins.length > 0 ? [["vary", "Origin"] as [string, string]] : []),
+    ],
+  });
   return (request) => {
     if (request.method !== "GET" || !isLivenessUrl(request.url)) return undefined;
     if (request.headers.has("origin")) return undefined;
     const startedAt = performance.now();
     const requestId = requestIdOf(request.headers.get("x-request-id"));
     services.metrics.requestStarted();
-    const headers = fixedHeaders.slice();
-    headers.push(["x-request-id", requestId]);
-    const response = new Response(ALIVE_BODY, { status: 200, headers });
+    const response = alive.clone();
+    response.headers.set("x-request-id", requestId);
     recordAnswered(services, {
       method: "GET",
       route: LIVENESS_PATH,
