@@ -118,6 +118,7 @@ export const envSchema = z.object({
   MAX_PROMPT_CHARS: int(1, 1_000_000).default(32_000),
   DEFAULT_MAX_OUTPUT_TOKENS: int(1, 1_000_000).default(1024),
   SPEND_FAIL_OPEN: bool.default(false),
+  SPEND_SWEEP_INTERVAL_MS: int(100, 3_600_000).default(60_000),
   METRICS_TOKEN: z.string().min(16).optional(),
   SEED_DEMO: bool.optional(),
   ADMIN_EMAIL: z.email().max(254).optional(),

@@ -149,6 +149,9 @@ export async function createServices(
         log.error("spend: closing calls left pending failed", { error })
       );
     }
+    // And while running: a crashed instance nobody restarts leaves nothing unbilled.
+    const stopSweeping = spend.sweepEvery(config.SPEND_SWEEP_INTERVAL_MS);
+    closers.push(() => Promise.resolve(stopSweeping()));
     if (options.webhookWorker ?? true) {
       webhooks.start();
       closers.push(() => webhooks.stop());

@@ -2,7 +2,7 @@
  * Every model call is settled with what it really used, whatever happened:
  * a client gone mid-stream, a provider that reports no usage, a stream cut by
  * the upstream, a failed call, and a process killed between reservation and
- * settlement (closed and billed at the next start).
+ * settlement (closed and billed at the next start, or by an instance still running).
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -21,6 +21,7 @@ import {
 import { startMockOpenAI } from "./support/mock_openai_server.ts";
 import { deleteKeys } from "./support/redis_keys.ts";
 import { registerUser } from "./support/users.ts";
+import { insertPendingUsage } from "../src/db/usage.ts";
 
 interface LedgerRow {
   status: string;
@@ -274,5 +275,49 @@ Deno.test("spend settlement: a process killed between reservation and settlement
     await dropDatabase();
     if (dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     if (TEST_REDIS_URL && env.REDIS_URL) await deleteKeys(TEST_REDIS_URL, `${prefix}:*`);
+  }
+});
+
+Deno.test("spend settlement: a running instance bills what a crashed one left pending, without a restart", async () => {
+  const { h, close } = await startAppWithMock({ "m-fast": { reply: "ok" } }, {
+    SPEND_SWEEP_INTERVAL_MS: "200",
+  });
+  try {
+    const user = await registerUser(h);
+    // Left by an instance that crashed long ago (older than the timeout, 5 s, plus 60 s),
+    // and one by a call still running elsewhere.
+    const crashed = crypto.randomUUID();
+    const running = crypto.randomUUID();
+    for (const [id, ageMs] of [[crashed, 70_000], [running, 1_000]] as const) {
+      await insertPendingUsage(h.services.sql, {
+        id,
+        userId: user.id,
+        apiKeyId: null,
+        model: "m-fast",
+        promptTokensEstimate: 7,
+        conversationId: null,
+        occurredAt: new Date(Date.now() - ageMs),
+      });
+    }
+    const statusOf = async (id: string) => {
+      const [row] = await h.services.sql<(LedgerRow & { id: string })[]>`
+        select id, status, usage_source, input_tokens, output_tokens, cost_usd::float8 as cost_usd
+        from usage_records where id = ${id}`;
+      return row!;
+    };
+    const billed = await eventually(async () => {
+      const row = await statusOf(crashed);
+      return row.status === "pending" ? undefined : row;
+    });
+    assert.equal(billed.status, "incomplete");
+    assert.equal(billed.usage_source, "estimated");
+    assert.equal(billed.input_tokens, 7);
+    assert.equal(billed.cost_usd, 0.000007, "7 tokens at 1 USD per million");
+    assert.equal(await tokensUsed(h, user.accessToken), 7, "billed on the limiter too");
+    // Several sweeps later the running call is still its own to settle.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await statusOf(running)).status, "pending");
+  } finally {
+    await close();
   }
 });

@@ -171,10 +171,10 @@ export class SpendService {
    * timeout): each is billed with its estimated prompt (nothing delivered is
    * known) and its answer message marked `incomplete`. Returns how many calls.
    */
-  async closeStale(): Promise<number> {
+  async closeStale(marginMs = STALE_MARGIN_MS): Promise<number> {
     const longest = Math.max(0, ...this.#o.models.list().map((m) => m.timeout_ms));
     // A call still running elsewhere ends (its deadline) before it is this old.
-    const cutoff = new Date(this.#now() - longest - STALE_MARGIN_MS);
+    const cutoff = new Date(this.#now() - longest - marginMs);
     const rows = await stalePendingUsage(this.#o.sql, cutoff);
     let closed = 0;
     for (const row of rows) {
@@ -211,12 +211,36 @@ export class SpendService {
     }
     const messages = await closeStalePendingMessages(this.#o.sql, cutoff);
     if (closed > 0 || messages > 0) {
-      this.#o.log.warn("spend: closed calls left pending by an earlier crash", {
+      this.#o.log.warn("spend: closed calls left pending by a crashed instance", {
         calls: closed,
         messages,
       });
     }
     return closed;
+  }
+
+  /**
+   * Keeps billing calls that a crashed instance left pending while this one
+   * runs, so a crash that is never restarted loses nothing either. Swept calls
+   * are at least a model timeout plus RESERVATION_MARGIN_MS old (their
+   * reservations have stopped holding budget by then); settlement takes only
+   * pending rows, so instances sweeping together bill each call once.
+   */
+  sweepEvery(intervalMs: number): () => void {
+    let sweeping = false;
+    const timer = setInterval(async () => {
+      if (sweeping) return;
+      sweeping = true;
+      try {
+        await this.closeStale(RESERVATION_MARGIN_MS);
+      } catch (error) {
+        this.#o.log.warn("spend: sweeping calls left pending failed", { error });
+      } finally {
+        sweeping = false;
+      }
+    }, intervalMs);
+    Deno.unrefTimer(timer);
+    return () => clearInterval(timer);
   }
 
   async #reserve(
