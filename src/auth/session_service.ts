@@ -3,14 +3,11 @@ import { audit } from "../db/audit.ts";
 import type { Sql } from "../db/client.ts";
 import {
   insertRefreshToken,
-  insertSession,
   isActiveRefreshToken,
   lockRefreshToken,
   markRefreshTokenUsed,
-  revokeAllSessions,
-  revokeSession,
-  touchSession,
-} from "../db/sessions.ts";
+} from "../db/refresh_tokens.ts";
+import { insertSession, revokeAllSessions, revokeSession, touchSession } from "../db/sessions.ts";
 import type { Db } from "../db/tx.ts";
 import { ApiError } from "../errors.ts";
 import type { Authenticator } from "./authenticator.ts";

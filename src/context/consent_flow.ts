@@ -4,11 +4,10 @@ import type { ChatbotRow } from "../db/chatbots.ts";
 import type { Sql } from "../db/client.ts";
 import {
   answerConsentRequest,
-  insertConsent,
   lockConsentRequest,
-  revokeConsent,
   upsertPendingConsentRequest,
-} from "../db/consents.ts";
+} from "../db/consent_requests.ts";
+import { insertConsent, revokeConsent } from "../db/consents.ts";
 import type { Db } from "../db/tx.ts";
 import { ApiError } from "../errors.ts";
 
