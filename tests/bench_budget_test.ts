@@ -66,3 +66,14 @@ Deno.test("bench budgets: no room at all when the other processes alone exceed t
   assert.equal(budget!.service_ms_budget, null);
   assert.match(renderBudgets([budget!]), /alone would need more than the machine/);
 });
+
+Deno.test("bench budgets: the service gets one core however many are free (one JS thread)", () => {
+  const results = [
+    scenario("whoami", 15_000, { service: 0.99, postgres: 0, redis: 0, load_generator: 0.27 }),
+  ];
+  const [budget] = targetBudgets(results, [ratioOutcome("whoami", 0.3, false)], 60_000, 2);
+  assert.equal(budget!.target_rps, 18_000);
+  // 2 cores - 0.36 for the load generator leaves 1.64, but one thread can use 1:
+  // 1 core / 18,000 req/s.
+  assert.equal(budget!.service_ms_budget, 0.0556);
+});
